@@ -1,0 +1,57 @@
+# herd's task runner. `make help` lists the targets.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+# Which machine settings to use: sandbox (the project's test machines, the
+# default) or workstation (Podman with public images). See README.
+HERD_ENV ?= sandbox
+include tools/env/$(HERD_ENV).mk
+
+VENV := $(CURDIR)/.venv
+export PATH := $(VENV)/bin:$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
+SCENARIO ?=
+
+.PHONY: help setup images site test lint unit integration molecule bench clean-local
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+setup: ## install system packages, the pinned toolchain (.venv), collections and test images
+	tools/setup.sh $(if $(filter yes,$(HERD_BUILD_IMAGES)),,--no-images)
+
+images: ## build (or reuse) the systemd test images
+	tools/build-test-image.sh trixie
+	tools/build-test-image.sh bookworm
+
+site: setup ## provision the local example instance (a systemd container) with playbooks/site.yml
+	tools/local-target.sh up
+	ansible-playbook -i inventories/local/hosts.yml playbooks/site.yml
+
+clean-local: ## remove the local example container
+	tools/local-target.sh down
+
+test: setup lint unit integration molecule ## everything CI runs: lint, unit, integration, Molecule
+
+lint: ## yamllint, ansible-lint (production profile), ruff, mypy
+	yamllint --strict .
+	ansible-lint --profile production
+	ruff check .
+	mypy scripts/herd
+
+unit: ## Python unit tests
+	pytest -q tests/unit
+
+integration: ## Python tests against real servers on loopback
+	pytest -q tests/integration
+
+molecule: ## every Molecule scenario, or one: make molecule SCENARIO=data-tier
+	for scenario in $(or $(SCENARIO),$(SCENARIOS)); do \
+	  echo "== molecule scenario $$scenario"; \
+	  molecule test -s $$scenario; \
+	done
+
+bench: ## benchmarks (not tests): speed and memory against their targets
+	for bench in scripts/bench_*.py; do python3 "$$bench"; done

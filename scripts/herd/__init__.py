@@ -1,0 +1,1 @@
+"""herd's operations helpers: importable modules with thin command entry points."""

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Build a systemd-capable Debian image for the Molecule scenarios from Debian
+# packages alone (no container registry is needed), and cache it: the image
+# carries the hash of its recipe as a label and is rebuilt only when the
+# recipe (this script) changes.
+#
+#   tools/build-test-image.sh trixie|bookworm
+set -euo pipefail
+
+suite=${1:?usage: $0 trixie|bookworm}
+case "$suite" in
+  trixie) version=13 ;;
+  bookworm) version=12 ;;
+  *) echo "unknown Debian suite '$suite' (use trixie or bookworm)" >&2; exit 2 ;;
+esac
+
+prefix=${HERD_IMAGE_PREFIX:-localhost/herd-debian}
+image="$prefix:$version"
+packages=systemd,systemd-sysv,python3,python3-apt,dbus,sudo,ca-certificates,iproute2,procps,gnupg,locales
+recipe_hash=$( (cat "$0"; echo "$packages") | sha256sum | cut -c1-16)
+
+if [ "$(podman image inspect --format '{{ index .Labels "herd.recipe" }}' "$image" 2>/dev/null)" = "$recipe_hash" ]; then
+  echo "$image is up to date (recipe $recipe_hash)"
+  exit 0
+fi
+
+# The mirror comes from this machine's own apt configuration, so the project
+# names no package registry itself.
+debian_mirror() {
+  local uri
+  uri=$(grep -hsE '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null \
+          | awk '{print $2}' | grep -E '/debian/?$' | head -n1 || true)
+  if [ -z "$uri" ]; then
+    uri=$(grep -hsE '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null \
+            | awk '{print $2}' | grep -E '/debian/?$' | head -n1 || true)
+  fi
+  [ -n "$uri" ] || { echo "no Debian mirror found in /etc/apt sources; set HERD_DEBIAN_MIRROR" >&2; exit 3; }
+  echo "$uri"
+}
+mirror=${HERD_DEBIAN_MIRROR:-$(debian_mirror)}
+
+rootfs=$(mktemp -d "${TMPDIR:-/var/tmp}/herd-rootfs-$suite.XXXXXX")
+trap 'rm -rf "$rootfs"' EXIT
+
+echo "building $image from $suite ($mirror)"
+debootstrap --variant=minbase --include="$packages" "$suite" "$rootfs" "$mirror" >/dev/null
+
+# A container has no console to log in on, and no hardware clock to sync.
+rm -f "$rootfs"/etc/machine-id && touch "$rootfs"/etc/machine-id
+for unit in getty.target systemd-timesyncd.service; do
+  ln -sf /dev/null "$rootfs/etc/systemd/system/$unit"
+done
+# The suite's own updates and security archives, from the same mirror layout.
+echo "deb $mirror $suite main" > "$rootfs/etc/apt/sources.list"
+echo 'en_US.UTF-8 UTF-8' > "$rootfs/etc/locale.gen"
+chroot "$rootfs" locale-gen >/dev/null
+rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/archives/*.deb
+
+tar -C "$rootfs" -c . | podman import \
+  --change 'CMD ["/lib/systemd/systemd"]' \
+  --change "LABEL herd.recipe=$recipe_hash" \
+  --change 'ENV container=podman' \
+  - "$image" >/dev/null
+echo "built $image (recipe $recipe_hash)"

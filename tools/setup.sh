@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Prepare this machine as a herd control node and test machine, idempotently:
+# system packages (when missing), the pinned toolchain in .venv, the Ansible
+# collections of requirements.yml, and the systemd test images.
+#
+#   tools/setup.sh [--no-images]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+venv=${HERD_VENV:-.venv}
+python=${HERD_PYTHON:-python3}
+
+system_packages=(podman runc debootstrap uidmap slirp4netns make git
+  postgresql redis-server openssh-server openssh-client pebble testssl.sh nginx
+  python3-venv)
+
+missing_system_packages() {
+  local pkg
+  for pkg in "${system_packages[@]}"; do
+    dpkg-query -W -f='${Status}\n' "$pkg" 2>/dev/null | grep -q '^install ok installed$' || echo "$pkg"
+  done
+}
+
+install_system_packages() {
+  local missing
+  mapfile -t missing < <(missing_system_packages)
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  echo "installing system packages: ${missing[*]}"
+  local sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+  # The test suites start their own PostgreSQL, Redis, nginx and sshd on
+  # loopback; the distribution's default instances are not needed.
+  for service in postgresql redis-server nginx ssh; do
+    "${sudo[@]}" systemctl disable --now "$service" >/dev/null 2>&1 || true
+  done
+}
+
+install_venv() {
+  local stamp="$venv/.herd-requirements.sha256"
+  local want
+  want=$(sha256sum requirements/control-node.txt | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    return 0
+  fi
+  echo "installing the control-node toolchain into $venv"
+  "$python" -m venv "$venv"
+  "$venv/bin/pip" install -q --upgrade pip
+  "$venv/bin/pip" install -q -r requirements/control-node.txt
+  "$venv/bin/pip" install -q --no-deps -e .
+  echo "$want" > "$stamp"
+}
+
+install_collections() {
+  # Galaxy where it answers; otherwise the collections bundled with the pinned
+  # `ansible` package must satisfy requirements.yml, which the check proves.
+  if "$venv/bin/python" tools/check_collections.py requirements.yml; then
+    return 0
+  fi
+  if timeout 10 "$venv/bin/ansible-galaxy" collection list >/dev/null 2>&1 \
+     && timeout 300 "$venv/bin/ansible-galaxy" collection install -r requirements.yml; then
+    "$venv/bin/python" tools/check_collections.py requirements.yml
+  else
+    echo "requirements.yml is not satisfied by the bundled collections and Galaxy is unreachable" >&2
+    return 1
+  fi
+}
+
+install_system_packages
+install_venv
+install_collections
+if [ "${1:-}" != "--no-images" ]; then
+  tools/build-test-image.sh trixie
+  tools/build-test-image.sh bookworm
+fi
