@@ -1,0 +1,1 @@
+"""Test-only stand-in for Mastodon (see molecule/shared/standin/README.md in herd)."""

@@ -1,0 +1,381 @@
+"""The web process (`bundle exec puma -C config/puma.rb`): a small HTTP server honouring
+what herd's roles and tests see of upstream's Rails application.
+
+Upstream behaviour kept on purpose:
+- BIND (127.0.0.1) and PORT (3000) choose the listening socket; SIGUSR1 is a phased
+  restart (the stand-in re-executes itself, keeping its PID and listening socket, so new
+  code checked out by an upgrade is served); SIGTERM stops it.
+- Host authorization: only LOCAL_DOMAIN, WEB_DOMAIN and ALTERNATE_DOMAINS are served
+  (403 otherwise); `/health` is exempt.
+- force_ssl: a request not marked `X-Forwarded-Proto: https` is redirected (301) to https;
+  `/health` is exempt. nginx sets that header in front of the backend.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import signal
+import socket
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from standin import env as envmod
+from standin import yamlish
+from standin.db import Database, DatabaseError
+from standin.env import ROOT, ContractError
+
+FD_VARIABLE = "STANDIN_PUMA_LISTEN_FD"
+USERNAME = re.compile(r"^[a-z0-9_]+$", re.IGNORECASE)
+EMAIL = re.compile(r"^[^@\s]+@([^@\s]+\.[^@\s]+)$")
+
+
+def domain_regexp(setting: str) -> re.Pattern[str] | None:
+    """Upstream's allow/deny list match: `@(.+\\.)?(a\\.coop|b\\.org)$`, case-insensitive,
+    so a listed domain also covers its subdomains; empty means no list."""
+    if not setting.strip():
+        return None
+    return re.compile(r"@(.+\.)?(" + setting.replace(".", r"\.") + r")$", re.IGNORECASE)
+
+
+def domain_hierarchy(domain: str) -> list[str]:
+    parts = domain.lower().split(".")
+    return [".".join(parts[i:]) for i in range(len(parts))]
+
+
+class App:
+    def __init__(self, root: Path, environ: dict[str, str]) -> None:
+        self.root = root
+        self.environ = environ
+        self.version = envmod.version_string(root)
+        self.db = Database(environ)
+        hosts = [environ.get("LOCAL_DOMAIN", ""), environ.get("WEB_DOMAIN", "")]
+        hosts += environ.get("ALTERNATE_DOMAINS", "").split(",")
+        self.hosts = {host.strip().lower() for host in hosts if host.strip()}
+        self.local_domain = environ["LOCAL_DOMAIN"]
+        self.web_domain = environ.get("WEB_DOMAIN") or self.local_domain
+
+    # -- settings ---------------------------------------------------------------------
+    def settings(self) -> dict[str, Any]:
+        return {var: yamlish.load(raw) for var, raw in self.db.settings().items()}
+
+    def registrations_mode(self, settings: dict[str, Any]) -> str:
+        if self.environ.get("SINGLE_USER_MODE", "") == "true":
+            return "none"
+        return str(settings.get("registrations_mode") or "none")
+
+    def rules(self) -> list[dict[str, Any]]:
+        rows = self.db.rows(
+            "SELECT id, text, hint FROM rules WHERE deleted_at IS NULL "
+            "ORDER BY priority ASC, id ASC"
+        )
+        out = []
+        for row in rows:
+            translations = self.db.rows(
+                "SELECT language, text, hint FROM rule_translations WHERE rule_id = :'id' "
+                "ORDER BY language", {"id": row["id"]})
+            out.append({
+                "id": str(row["id"]), "text": row["text"], "hint": row["hint"],
+                "translations": {t["language"]: {"text": t["text"], "hint": t["hint"]}
+                                 for t in translations},
+            })
+        return out
+
+    def contact_account(self, settings: dict[str, Any]) -> dict[str, Any] | None:
+        username = settings.get("site_contact_username")
+        if not username:
+            return None
+        rows = self.db.rows(
+            "SELECT id, username, display_name, created_at FROM accounts "
+            "WHERE lower(username) = lower(:'u') AND domain IS NULL", {"u": str(username)})
+        if not rows:
+            return None
+        row = rows[0]
+        return {
+            "id": str(row["id"]), "username": row["username"], "acct": row["username"],
+            "display_name": row["display_name"],
+            "url": f"https://{self.web_domain}/@{row['username']}",
+            "created_at": row["created_at"],
+        }
+
+    def user_count(self) -> int:
+        return int(self.db.value("SELECT count(*) AS n FROM users") or 0)
+
+    def instance_v1(self) -> dict[str, Any]:
+        settings = self.settings()
+        mode = self.registrations_mode(settings)
+        short = settings.get("site_short_description") or ""
+        return {
+            "uri": self.local_domain,
+            "title": settings.get("site_title") or "Mastodon",
+            "short_description": short,
+            "description": short,
+            "email": settings.get("site_contact_email") or "",
+            "version": self.version,
+            "urls": {"streaming_api": f"wss://{self.web_domain}"},
+            "stats": {"user_count": self.user_count(), "status_count": 0, "domain_count": 0},
+            "thumbnail": f"https://{self.web_domain}/packs/media/images/preview.png",
+            "languages": ["en"],
+            "registrations": mode != "none",
+            "approval_required": mode == "approved",
+            "invites_enabled": False,
+            "configuration": {"accounts": {"max_featured_tags": 10}},
+            "contact_account": self.contact_account(settings),
+            "rules": [{k: r[k] for k in ("id", "text", "hint")} for r in self.rules()],
+        }
+
+    def instance_v2(self) -> dict[str, Any]:
+        settings = self.settings()
+        mode = self.registrations_mode(settings)
+        return {
+            "domain": self.local_domain,
+            "title": settings.get("site_title") or "Mastodon",
+            "version": self.version,
+            "source_url": "",
+            "description": settings.get("site_short_description") or "",
+            "usage": {"users": {"active_month": 0}},
+            "languages": ["en"],
+            "configuration": {"urls": {"streaming": f"wss://{self.web_domain}"}},
+            "registrations": {
+                "enabled": mode != "none",
+                "approval_required": mode == "approved",
+                "message": settings.get("closed_registrations_message") if mode == "none"
+                else None,
+            },
+            "contact": {
+                "email": settings.get("site_contact_email") or "",
+                "account": self.contact_account(settings),
+            },
+            "rules": self.rules(),
+        }
+
+    # -- sign-up ----------------------------------------------------------------------
+    def register(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        settings = self.settings()
+        mode = self.registrations_mode(settings)
+        if mode == "none":
+            return 403, {"error": "This action is not allowed"}
+        username = str(params.get("username") or "")
+        email = str(params.get("email") or "").strip()
+        password = str(params.get("password") or "")
+        agreement = str(params.get("agreement") or "").lower() in ("true", "1", "on", "yes")
+        details: dict[str, list[dict[str, str]]] = {}
+
+        def error(field: str, code: str, description: str) -> None:
+            details.setdefault(field, []).append({"error": code, "description": description})
+
+        if not username:
+            error("username", "ERR_BLANK", "can't be blank")
+        elif not USERNAME.match(username) or len(username) > 30:
+            error("username", "ERR_INVALID", "must contain only letters, numbers and underscores")
+        elif self.db.value("SELECT count(*) AS n FROM accounts WHERE lower(username) = "
+                           "lower(:'u') AND domain IS NULL", {"u": username}):
+            error("username", "ERR_TAKEN", "is already taken")
+        approved = mode == "open"
+        match = EMAIL.match(email)
+        if not match:
+            error("email", "ERR_INVALID", "is invalid")
+        else:
+            allow = domain_regexp(self.environ.get("EMAIL_DOMAIN_ALLOWLIST")
+                                  or self.environ.get("EMAIL_DOMAIN_WHITELIST", ""))
+            deny = domain_regexp(self.environ.get("EMAIL_DOMAIN_DENYLIST")
+                                 or self.environ.get("EMAIL_DOMAIN_BLACKLIST", ""))
+            blocks = self.db.rows(
+                "SELECT domain, allow_with_approval FROM email_domain_blocks WHERE domain IN "
+                "(SELECT unnest(string_to_array(:'d', ' ')))",
+                {"d": " ".join(domain_hierarchy(match.group(1)))})
+            refused = (allow and not allow.search(email)) or (deny and deny.search(email))
+            if refused or any(not block["allow_with_approval"] for block in blocks):
+                error("email", "ERR_BLOCKED", "is not allowed")
+            elif blocks:
+                approved = False
+            elif self.db.value("SELECT count(*) AS n FROM users WHERE lower(email) = "
+                               "lower(:'e')", {"e": email}):
+                error("email", "ERR_TAKEN", "is already taken")
+        if len(password) < 8:
+            error("password", "ERR_TOO_SHORT", "is too short (minimum is 8 characters)")
+        elif len(password) > 72:
+            error("password", "ERR_TOO_LONG", "is too long (maximum is 72 characters)")
+        if not agreement:
+            error("agreement", "ERR_ACCEPTED", "must be accepted")
+        if mode == "approved" and settings.get("require_invite_text") is True \
+                and not str(params.get("reason") or "").strip():
+            error("reason", "ERR_BLANK", "can't be blank")
+        if details:
+            summary = ", ".join(f"{field.capitalize()} {item['description']}"
+                                for field, items in details.items() for item in items)
+            return 422, {"error": f"Validation failed: {summary}", "details": details}
+        token = secrets.token_urlsafe(32)
+        self.db.run(
+            """
+BEGIN;
+WITH account AS (
+  INSERT INTO accounts (username, created_at, updated_at) VALUES (:'username', now(), now())
+  RETURNING id),
+usr AS (
+  INSERT INTO users (email, encrypted_password, account_id, approved, locale, reason,
+                     created_at, updated_at)
+  SELECT :'email', :'hash', account.id, :'approved', :'locale', NULLIF(:'reason', ''),
+         now(), now() FROM account RETURNING id)
+INSERT INTO oauth_access_tokens (token, resource_owner_id, scopes, created_at)
+SELECT :'token', usr.id, 'read write follow push', now() FROM usr;
+COMMIT;
+""",
+            {"username": username, "email": email, "hash": "standin$" + secrets.token_hex(16),
+             "approved": "true" if approved else "false",
+             "locale": str(params.get("locale") or "en"),
+             "reason": str(params.get("reason") or ""), "token": token})
+        return 200, {"access_token": token, "token_type": "Bearer",
+                     "scope": "read write follow push", "created_at": 0}
+
+
+class Handler(BaseHTTPRequestHandler):
+    server_version = "Mastodon-standin"
+    protocol_version = "HTTP/1.1"
+    app: App
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        sys.stdout.write(f"web: {self.address_string()} {format % args}\n")
+        sys.stdout.flush()
+
+    def send(self, status: int, body: bytes, content_type: str,
+             headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def send_json(self, status: int, payload: Any) -> None:
+        self.send(status, json.dumps(payload).encode(), "application/json; charset=utf-8")
+
+    def guard(self, path: str) -> bool:
+        """Host authorization and force_ssl, as upstream's production configuration."""
+        if path == "/health":
+            return True
+        host = (self.headers.get("Host") or "").rsplit(":", 1)[0].strip("[]").lower()
+        if host not in self.app.hosts:
+            self.send(403, f"Blocked hosts: {host}".encode(), "text/plain; charset=utf-8")
+            return False
+        if self.headers.get("X-Forwarded-Proto", "").lower() != "https":
+            self.send(301, b"", "text/html; charset=utf-8",
+                      {"Location": f"https://{self.headers.get('Host')}{self.path}"})
+            return False
+        return True
+
+    def route(self, method: str) -> None:
+        path = urlsplit(self.path).path
+        if not self.guard(path):
+            return
+        try:
+            if method in ("GET", "HEAD"):
+                if path == "/health":
+                    self.send(200, b"OK", "text/plain; charset=utf-8")
+                elif path == "/api/v1/instance":
+                    self.send_json(200, self.app.instance_v1())
+                elif path == "/api/v2/instance":
+                    self.send_json(200, self.app.instance_v2())
+                elif path == "/api/v1/instance/rules":
+                    self.send_json(200, [{k: r[k] for k in ("id", "text", "hint",
+                                                            "translations")}
+                                         for r in self.app.rules()])
+                elif path == "/":
+                    title = self.app.settings().get("site_title") or "Mastodon"
+                    self.send(200, f"<!DOCTYPE html><title>{title}</title>"
+                              f"<p>Mastodon stand-in {self.app.version}</p>".encode(),
+                              "text/html; charset=utf-8")
+                else:
+                    self.send_json(404, {"error": "Record not found"})
+            elif method == "POST" and path == "/api/v1/accounts":
+                status, payload = self.app.register(self.body())
+                self.send_json(status, payload)
+            else:
+                self.send_json(404, {"error": "Record not found"})
+        except DatabaseError as error:
+            print(f"web: database error: {error}", file=sys.stderr)
+            self.send_json(500, {"error": "database unavailable"})
+
+    def body(self) -> dict[str, Any]:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        if "json" in (self.headers.get("Content-Type") or ""):
+            parsed = json.loads(raw or b"{}")
+            return parsed if isinstance(parsed, dict) else {}
+        return {key: values[-1] for key, values in parse_qs(raw.decode()).items()}
+
+    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+        self.route("GET")
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        self.route("HEAD")
+
+    def do_POST(self) -> None:  # noqa: N802
+        self.route("POST")
+
+
+def listening_socket(environ: dict[str, str]) -> socket.socket:
+    inherited = os.environ.pop(FD_VARIABLE, "")
+    if inherited:
+        return socket.socket(fileno=int(inherited))
+    bind = environ.get("BIND", "") or "127.0.0.1"
+    port = int(environ.get("PORT", "") or "3000")
+    family = socket.AF_INET6 if ":" in bind else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((bind.strip("[]"), port))
+    sock.listen(128)
+    return sock
+
+
+def main(argv: list[str], root: Path = ROOT) -> int:
+    if "-C" not in argv or argv.index("-C") + 1 >= len(argv):
+        print("puma (stand-in): expected -C config/puma.rb", file=sys.stderr)
+        return 1
+    config = Path(argv[argv.index("-C") + 1])
+    if not (config if config.is_absolute() else Path.cwd() / config).is_file():
+        print(f"puma (stand-in): configuration file {config} not found", file=sys.stderr)
+        return 1
+    environ = envmod.load(root)
+    try:
+        envmod.check_boot(environ, root)
+    except ContractError as error:
+        print(f"puma (stand-in): refusing to boot: {error}", file=sys.stderr)
+        return 1
+    sock = listening_socket(environ)
+    Handler.app = App(root, environ)
+    server = ThreadingHTTPServer(sock.getsockname()[:2], Handler, bind_and_activate=False)
+    server.socket.close()
+    server.socket = sock
+    server.daemon_threads = True
+    restart = threading.Event()
+
+    def stop(_signum: int, _frame: Any) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    def phased_restart(_signum: int, _frame: Any) -> None:
+        restart.set()
+        stop(_signum, _frame)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGUSR1, phased_restart)
+    host, port = sock.getsockname()[:2]
+    print(f"* Puma stand-in (Mastodon {Handler.app.version}) listening on "
+          f"http://{host}:{port} pid={os.getpid()}", flush=True)
+    server.serve_forever()
+    if restart.is_set():
+        print("* phased restart: re-executing with the code now on disk", flush=True)
+        os.set_inheritable(sock.fileno(), True)
+        os.environ[FD_VARIABLE] = str(sock.fileno())
+        os.execv(sys.executable, [sys.executable, *sys.argv])  # noqa: S606
+    print("* Puma stand-in stopped", flush=True)
+    return 0
