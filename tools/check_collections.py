@@ -16,7 +16,7 @@ from ansible.module_utils.compat.version import LooseVersion
 
 
 def installed_collections() -> dict[str, str]:
-    listing = subprocess.run(
+    listing = subprocess.run(  # noqa: S603 - fixed argv, our own venv's ansible-galaxy
         [str(Path(sys.executable).with_name("ansible-galaxy")), "collection", "list",
          "--format", "json"],
         check=True, capture_output=True, text=True,
