@@ -34,7 +34,10 @@ def run_preflight(tmp_path: Path) -> Callable[[str, dict], subprocess.CompletedP
         playbook = tmp_path / f"preflight-{role}.yml"
         playbook.write_text(PLAYBOOK.format(role=role))
         variables = tmp_path / "vars.json"
-        variables.write_text(json.dumps(extra_vars))
+        # The control node's own interpreter: discovery on localhost may pick
+        # another Python (pyenv shims) that lacks Ansible's dependencies.
+        variables.write_text(json.dumps({"ansible_python_interpreter": sys.executable,
+                                         **extra_vars}))
         env = {
             **os.environ,
             "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
