@@ -18,7 +18,7 @@ class ConfigError(HerdError):
     exit_code = 2
 
 
-class CommandFailed(HerdError):
+class CommandFailed(HerdError):  # noqa: N818 - reads as what happened
     """An external command (pg_dump, tootctl, ...) failed."""
 
     exit_code = 3
@@ -41,13 +41,13 @@ class IntegrityError(HerdError):
     exit_code = 5
 
 
-class Interrupted(HerdError):
+class Interrupted(HerdError):  # noqa: N818 - reads as what happened
     """Stopped by a signal before finishing; nothing half-done is left as complete."""
 
     exit_code = 6
 
 
-class LockHeld(HerdError):
+class LockHeld(HerdError):  # noqa: N818 - reads as what happened
     """Another run holds the lock; this one did nothing."""
 
     exit_code = 7

@@ -21,7 +21,8 @@ class StepLog:
 
     def step(self, step: str, **fields: Any) -> None:
         if self.structured:
-            record = {"time": round(time.time(), 3), "command": self.command, "step": step, **fields}
+            record = {"time": round(time.time(), 3), "command": self.command, "step": step,
+                      **fields}
             self.stream.write(json.dumps(record, sort_keys=True, default=str) + "\n")
         else:
             details = " ".join(f"{key}={value}" for key, value in fields.items())

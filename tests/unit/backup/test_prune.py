@@ -1,0 +1,60 @@
+"""prune on a real (local-directory) target: retention by manifest time, the newest
+complete backup always kept, incomplete leftovers removed only once stale."""
+
+import base64
+import os
+from datetime import timedelta
+
+import pytest
+from herd.backup import config as backup_config
+from herd.backup import operations
+from herd.backup.manifest import Manifest, new_id
+from herd.log import StepLog
+
+
+@pytest.fixture
+def setup(tmp_path):
+    key = tmp_path / "key"
+    key.write_text(base64.b64encode(os.urandom(32)).decode())
+    store = tmp_path / "store"
+    cfg = backup_config.parse({
+        "target": {"type": "local", "path": str(store)}, "key_file": str(key),
+        "retention": {"keep_daily": 2, "keep_weekly": 1, "keep_monthly": 1},
+        "lock_file": str(tmp_path / "lock"), "status_file": str(tmp_path / "status")})
+    return cfg, store
+
+
+def complete(store, when) -> str:
+    backup_id = new_id(when)
+    manifest = Manifest(id=backup_id, started_at=when.isoformat(), finished_at=when.isoformat(),
+                        host="h", key_id="k", mastodon_release="4.3.2",
+                        postgresql_server_version="15", database="db")
+    (store / backup_id).mkdir(parents=True)
+    (store / backup_id / "database.dump").write_bytes(b"x")
+    (store / backup_id / "manifest.json").write_bytes(manifest.to_json())
+    return backup_id
+
+
+def incomplete(store, when) -> str:
+    backup_id = new_id(when)
+    (store / backup_id).mkdir(parents=True)
+    (store / backup_id / "database.dump.partial").write_bytes(b"x")
+    return backup_id
+
+
+def test_prune_applies_retention_and_cleans_stale_leftovers(setup, capsys):
+    cfg, store = setup
+    now = operations.now()
+    days = [complete(store, now - timedelta(days=d, hours=1)) for d in (0, 1, 2, 3)]
+    stale = incomplete(store, now - timedelta(days=2))
+    running = incomplete(store, now - timedelta(minutes=5))
+    log = StepLog("test", structured=True)
+
+    preview = operations.prune(cfg, log, dry_run=True)
+    assert sorted(preview) == sorted([days[2], days[3], stale])
+    assert len(list(store.iterdir())) == 6, "a dry run deletes nothing"
+
+    operations.prune(cfg, log)
+    assert sorted(p.name for p in store.iterdir()) == sorted([days[0], days[1], running])
+    listed = [m.id for m in operations.complete_backups(operations.open_store(cfg.target), log)]
+    assert listed == [days[1], days[0]], "an incomplete backup is never listed"
