@@ -1,0 +1,107 @@
+"""The postgresql role refuses bad input before any change, naming the variable."""
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import changed_nothing, refused
+
+PASSWORD = "a-test-password-of-32-characters"  # throwaway, only for preflight
+VALID = {"postgresql_mastodon_password": PASSWORD}
+
+
+def documented_inputs(repo_root: Path, role: str) -> str:
+    """Compare the role's inputs in argument_specs, defaults and the README table."""
+    base = repo_root / "roles" / role
+    specs = yaml.safe_load((base / "meta/argument_specs.yml").read_text())
+    spec_names = set(specs["argument_specs"]["main"]["options"])
+    defaults_text = (base / "defaults/main.yml").read_text()
+    # Inputs without a safe default stay commented out in defaults/main.yml.
+    default_names = set(re.findall(rf"^#? ?({role}_\w+):", defaults_text, re.MULTILINE))
+    readme_names = set(re.findall(rf"^\| `({role}_\w+)` \|", (base / "README.md").read_text(),
+                                  re.MULTILINE))
+    if spec_names == default_names == readme_names:
+        return "consistent"
+    return (f"argument_specs only: {sorted(spec_names - readme_names - default_names)}; "
+            f"defaults only: {sorted(default_names - spec_names)}; "
+            f"README only: {sorted(readme_names - spec_names)}; "
+            f"missing from README: {sorted(spec_names - readme_names)}; "
+            f"missing from defaults: {sorted(spec_names - default_names)}")
+
+
+@pytest.fixture
+def preflight(run_preflight):
+    def run(**overrides):
+        return run_preflight("postgresql", {**VALID, **overrides})
+
+    return run
+
+
+def test_valid_input_passes(preflight):
+    result = preflight(
+        postgresql_listen_addresses=["localhost", "10.0.0.2"],
+        postgresql_allowed_networks=["10.0.0.0/24", "fd00::/64"],
+        postgresql_ssl=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert changed_nothing(result)
+
+
+def test_missing_password_is_refused(run_preflight):
+    result = run_preflight("postgresql", {})
+    assert refused(result, "postgresql_mastodon_password", "vault")
+
+
+def test_short_password_is_refused(preflight):
+    result = preflight(postgresql_mastodon_password="short-secret")
+    assert refused(result, "postgresql_mastodon_password", "at least 16 characters")
+
+
+def test_non_integer_max_connections_is_refused(preflight):
+    result = preflight(postgresql_max_connections="lots")
+    assert refused(result, "postgresql_max_connections")
+
+
+def test_unknown_local_auth_method_is_refused(preflight):
+    result = preflight(postgresql_mastodon_local_auth="trust")
+    assert refused(result, "postgresql_mastodon_local_auth", "scram-sha-256")
+
+
+@pytest.mark.parametrize("network", ["0.0.0.0/0", "::/0"])
+def test_network_open_to_everyone_is_refused(preflight, network):
+    result = preflight(
+        postgresql_listen_addresses=["*"], postgresql_allowed_networks=[network]
+    )
+    assert refused(result, "postgresql_allowed_networks", network, "allows every address")
+
+
+def test_malformed_network_is_refused(preflight):
+    result = preflight(
+        postgresql_listen_addresses=["10.0.0.2"], postgresql_allowed_networks=["10.0.0.5"]
+    )
+    assert refused(result, "postgresql_allowed_networks", "CIDR")
+
+
+def test_listen_address_without_allowed_network_is_refused(preflight):
+    result = preflight(postgresql_listen_addresses=["localhost", "10.0.0.2"])
+    assert refused(result, "postgresql_listen_addresses", "10.0.0.2", "postgresql_allowed_networks")
+
+
+def test_version_debian_does_not_ship_is_refused(preflight):
+    result = preflight(postgresql_version="9")
+    assert refused(result, "postgresql_version", "postgresql_source: pgdg")
+
+
+def test_pgdg_without_repository_url_is_refused(preflight):
+    result = preflight(postgresql_source="pgdg", postgresql_version="18")
+    assert refused(result, "postgresql_pgdg_repo_url")
+
+
+def test_zero_shared_buffers_is_refused(preflight):
+    result = preflight(postgresql_shared_buffers_mb=0)
+    assert refused(result, "postgresql_shared_buffers_mb", "positive integer")
+
+
+def test_readme_defaults_and_argument_specs_list_the_same_variables(repo_root):
+    assert documented_inputs(repo_root, "postgresql") == "consistent"

@@ -1,0 +1,90 @@
+"""The redis role refuses bad input before any change, naming the variable."""
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import changed_nothing, refused
+
+PASSWORD = "a-test-password-of-32-characters"  # throwaway, only for preflight
+VALID = {"redis_password": PASSWORD}
+
+
+def documented_inputs(repo_root: Path, role: str) -> str:
+    """Compare the role's inputs in argument_specs, defaults and the README table."""
+    base = repo_root / "roles" / role
+    specs = yaml.safe_load((base / "meta/argument_specs.yml").read_text())
+    spec_names = set(specs["argument_specs"]["main"]["options"])
+    defaults_text = (base / "defaults/main.yml").read_text()
+    # Inputs without a safe default stay commented out in defaults/main.yml.
+    default_names = set(re.findall(rf"^#? ?({role}_\w+):", defaults_text, re.MULTILINE))
+    readme_names = set(re.findall(rf"^\| `({role}_\w+)` \|", (base / "README.md").read_text(),
+                                  re.MULTILINE))
+    if spec_names == default_names == readme_names:
+        return "consistent"
+    return (f"argument_specs only: {sorted(spec_names - readme_names - default_names)}; "
+            f"defaults only: {sorted(default_names - spec_names)}; "
+            f"README only: {sorted(readme_names - spec_names)}; "
+            f"missing from README: {sorted(spec_names - readme_names)}; "
+            f"missing from defaults: {sorted(spec_names - default_names)}")
+
+
+@pytest.fixture
+def preflight(run_preflight):
+    def run(**overrides):
+        return run_preflight("redis", {**VALID, **overrides})
+
+    return run
+
+
+def test_valid_input_passes(preflight):
+    result = preflight(redis_bind=["127.0.0.1", "10.0.0.3"], redis_maxmemory="2gb")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert changed_nothing(result)
+
+
+def test_missing_password_is_refused(run_preflight):
+    result = run_preflight("redis", {})
+    assert refused(result, "redis_password", "vault")
+
+
+def test_short_password_is_refused(preflight):
+    result = preflight(redis_password="too-short")
+    assert refused(result, "redis_password", "at least 16 characters")
+
+
+def test_password_with_space_is_refused(preflight):
+    result = preflight(redis_password="sixteen chars or more")
+    assert refused(result, "redis_password", "spaces")
+
+
+# Wildcard binds are the input under test here.
+@pytest.mark.parametrize("address", ["0.0.0.0", "*", "::"])  # noqa: S104
+def test_wildcard_bind_is_refused(preflight, address):
+    result = preflight(redis_bind=[address])
+    assert refused(result, "redis_bind", "redis_allow_wildcard_bind")
+
+
+def test_wildcard_bind_with_allowance_passes(preflight):
+    result = preflight(redis_bind=["0.0.0.0"], redis_allow_wildcard_bind=True)  # noqa: S104
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_evicting_policy_name_typo_is_refused(preflight):
+    result = preflight(redis_maxmemory_policy="no-eviction")
+    assert refused(result, "redis_maxmemory_policy", "noeviction")
+
+
+def test_bad_snapshot_rule_is_refused(preflight):
+    result = preflight(redis_save=["every hour"])
+    assert refused(result, "redis_save", "<seconds> <changes>")
+
+
+def test_bad_maxmemory_is_refused(preflight):
+    result = preflight(redis_maxmemory="lots")
+    assert refused(result, "redis_maxmemory", "2gb")
+
+
+def test_readme_defaults_and_argument_specs_list_the_same_variables(repo_root):
+    assert documented_inputs(repo_root, "redis") == "consistent"
