@@ -55,6 +55,9 @@ echo "deb $mirror $suite main" > "$rootfs/etc/apt/sources.list"
 echo 'en_US.UTF-8 UTF-8' > "$rootfs/etc/locale.gen"
 chroot "$rootfs" locale-gen >/dev/null
 rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/archives/*.deb
+# An empty package list must look stale, so `apt: cache_valid_time` refreshes it
+# on the first run instead of trusting the build-time directory mtime.
+touch -d @0 "$rootfs"/var/lib/apt/lists
 
 tar -C "$rootfs" -c . | podman import \
   --change 'CMD ["/lib/systemd/systemd"]' \
