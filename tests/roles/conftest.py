@@ -8,12 +8,14 @@ before any change, with the message the operator will see.
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
@@ -64,3 +66,21 @@ def refused(result: subprocess.CompletedProcess, *needles: str) -> bool:
 def changed_nothing(result: subprocess.CompletedProcess) -> bool:
     """The recap shows no changed task."""
     return "changed=0" in result.stdout and "changed=1" not in result.stdout
+
+def documented_inputs(repo_root: Path, role: str) -> str:
+    """Compare the role's inputs in argument_specs, defaults and the README table."""
+    base = repo_root / "roles" / role
+    specs = yaml.safe_load((base / "meta/argument_specs.yml").read_text())
+    spec_names = set(specs["argument_specs"]["main"]["options"])
+    defaults_text = (base / "defaults/main.yml").read_text()
+    # Inputs without a safe default stay commented out in defaults/main.yml.
+    default_names = set(re.findall(rf"^#? ?({role}_\w+):", defaults_text, re.MULTILINE))
+    readme_names = set(re.findall(rf"^\| `({role}_\w+)` \|", (base / "README.md").read_text(),
+                                  re.MULTILINE))
+    if spec_names == default_names == readme_names:
+        return "consistent"
+    return (f"argument_specs only: {sorted(spec_names - readme_names - default_names)}; "
+            f"defaults only: {sorted(default_names - spec_names)}; "
+            f"README only: {sorted(readme_names - spec_names)}; "
+            f"missing from README: {sorted(spec_names - readme_names)}; "
+            f"missing from defaults: {sorted(spec_names - default_names)}")

@@ -1,33 +1,12 @@
 """The postgresql role refuses bad input before any change, naming the variable."""
 
-import re
-from pathlib import Path
 
 import pytest
-import yaml
-from conftest import changed_nothing, refused
+from conftest import changed_nothing, documented_inputs, refused
 
 PASSWORD = "a-test-password-of-32-characters"  # throwaway, only for preflight
 VALID = {"postgresql_mastodon_password": PASSWORD}
 
-
-def documented_inputs(repo_root: Path, role: str) -> str:
-    """Compare the role's inputs in argument_specs, defaults and the README table."""
-    base = repo_root / "roles" / role
-    specs = yaml.safe_load((base / "meta/argument_specs.yml").read_text())
-    spec_names = set(specs["argument_specs"]["main"]["options"])
-    defaults_text = (base / "defaults/main.yml").read_text()
-    # Inputs without a safe default stay commented out in defaults/main.yml.
-    default_names = set(re.findall(rf"^#? ?({role}_\w+):", defaults_text, re.MULTILINE))
-    readme_names = set(re.findall(rf"^\| `({role}_\w+)` \|", (base / "README.md").read_text(),
-                                  re.MULTILINE))
-    if spec_names == default_names == readme_names:
-        return "consistent"
-    return (f"argument_specs only: {sorted(spec_names - readme_names - default_names)}; "
-            f"defaults only: {sorted(default_names - spec_names)}; "
-            f"README only: {sorted(readme_names - spec_names)}; "
-            f"missing from README: {sorted(spec_names - readme_names)}; "
-            f"missing from defaults: {sorted(spec_names - default_names)}")
 
 
 @pytest.fixture

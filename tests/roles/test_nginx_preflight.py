@@ -1,0 +1,66 @@
+"""The nginx role refuses bad input before any change, naming the variable and the fix."""
+
+import sys
+
+import pytest
+from conftest import changed_nothing, refused
+
+VALID = {
+    # The explicit "localhost," inventory would discover an interpreter; use this one.
+    "ansible_python_interpreter": sys.executable,
+    "nginx_local_domain": "example.coop",
+    "nginx_web_domain": "social.example.coop",
+    "nginx_tls_certificate_path": "/etc/herd/tls/social.example.coop/fullchain.pem",
+    "nginx_tls_private_key_path": "/etc/herd/tls/social.example.coop/privkey.pem",
+    "nginx_acme_webroot": "/var/www/acme",
+}
+
+
+@pytest.fixture
+def preflight(run_preflight):
+    def run(**overrides):
+        return run_preflight("nginx", {**VALID, **overrides})
+
+    return run
+
+
+def test_valid_input_passes(preflight):
+    result = preflight(nginx_alternate_domains=["old.example.coop"], nginx_streaming_port_count=3)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert changed_nothing(result)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("nginx_local_domain", "exa mple.coop"), ("nginx_web_domain", "social_.example.coop"),
+     ("nginx_local_domain", "localhost")],
+)
+def test_invalid_domain_is_refused(preflight, variable, value):
+    result = preflight(**{variable: value})
+    assert refused(result, variable, value, "not a valid hostname")
+
+
+def test_invalid_alternate_domain_is_refused(preflight):
+    result = preflight(nginx_alternate_domains=["ok.example.coop", "not_ok"])
+    assert refused(result, "nginx_alternate_domains", "not_ok", "not a valid hostname")
+
+
+def test_missing_local_domain_is_refused(run_preflight):
+    result = run_preflight("nginx", {k: v for k, v in VALID.items() if k != "nginx_local_domain"})
+    assert refused(result, "nginx_local_domain")
+
+
+@pytest.mark.parametrize("count", [0, -1])
+def test_streaming_port_count_below_one_is_refused(preflight, count):
+    result = preflight(nginx_streaming_port_count=count)
+    assert refused(result, "nginx_streaming_port_count", "at least 1")
+
+
+def test_bad_body_size_is_refused(preflight):
+    result = preflight(nginx_client_max_body_size="99 MB")
+    assert refused(result, "nginx_client_max_body_size", "99m")
+
+
+def test_zero_log_retention_is_refused(preflight):
+    result = preflight(nginx_log_retention_days=0)
+    assert refused(result, "nginx_log_retention_days", "at least 1")
