@@ -9,7 +9,8 @@ HERD_ENV ?= sandbox
 include tools/env/$(HERD_ENV).mk
 
 VENV := $(CURDIR)/.venv
-export PATH := $(VENV)/bin:$(PATH)
+# /usr/sbin: netavark needs iptables on PATH when Molecule creates containers.
+export PATH := $(VENV)/bin:$(PATH):/usr/sbin:/sbin
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 SCENARIO ?=

@@ -76,6 +76,17 @@ class Database:
             return None
         return next(iter(found[0].values()))
 
+    def count_deleted(self, delete: str, params: dict[str, Any] | None = None) -> int:
+        """Run one DELETE statement and return how many rows it removed.
+
+        PostgreSQL allows a data-modifying WITH only at the top level, so this
+        cannot go through rows()' JSON wrapper.
+        """
+        # The statement is the stand-in's own; values travel as psql variables.
+        out = self.run(f"WITH gone AS ({delete} RETURNING 1) SELECT count(*) FROM gone;\n",  # noqa: S608
+                       params)
+        return int(out.strip() or 0)
+
     def table_exists(self, name: str) -> bool:
         return bool(
             self.value("SELECT to_regclass(:'t') IS NOT NULL AS present", {"t": f"public.{name}"})

@@ -173,10 +173,9 @@ class Tootctl:
             self.fail("Cannot run with this batch_size setting, must be at least 1")
         if not self.opts["skip_status_remove"]:
             cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=self.opts["days"])
-            removed = self.db.value(
-                "WITH gone AS (DELETE FROM statuses WHERE local IS NOT TRUE AND uri IS NOT NULL"
-                " AND created_at < :'cutoff' RETURNING 1) SELECT count(*) AS n FROM gone",
-                {"cutoff": cutoff.isoformat()})
+            removed = self.db.count_deleted(
+                "DELETE FROM statuses WHERE local IS NOT TRUE AND uri IS NOT NULL"
+                " AND created_at < :'cutoff'", {"cutoff": cutoff.isoformat()})
             print(f"Done after 0.0s, removed {removed} out of {removed} statuses.")
         if self.opts["compress_database"]:
             print("Run VACUUM FULL ANALYZE to statuses...")
@@ -193,8 +192,7 @@ class Tootctl:
         if self.opts.get("dry_run"):
             count = self.db.value(f"SELECT count(*) AS n {query}")  # noqa: S608
         else:
-            count = self.db.value(
-                f"WITH gone AS (DELETE {query} RETURNING 1) SELECT count(*) AS n FROM gone")  # noqa: S608
+            count = self.db.count_deleted(f"DELETE {query}")
         print(f"Visited {count} accounts, removed {count}{self.dry_suffix}")
 
     def _role_id(self, name: str) -> int:
@@ -350,10 +348,10 @@ COMMIT;
             self.fail("No domain(s) given")
         processed = skipped = 0
         for domain in self.inv.args:
-            removed = self.db.value(
-                "WITH gone AS (DELETE FROM email_domain_blocks WHERE domain = :'d' "
-                "OR parent_id IN (SELECT id FROM email_domain_blocks WHERE domain = :'d') "
-                "RETURNING 1) SELECT count(*) AS n FROM gone", {"d": domain})
+            removed = self.db.count_deleted(
+                "DELETE FROM email_domain_blocks WHERE domain = :'d' "
+                "OR parent_id IN (SELECT id FROM email_domain_blocks WHERE domain = :'d')",
+                {"d": domain})
             if not removed:
                 print(f"{domain} is not yet blocked.")
                 skipped += 1
@@ -387,9 +385,8 @@ COMMIT;
             self.fail("No IP(s) given")
         removed = 0
         for ip in self.inv.args:
-            removed += self.db.value(
-                "WITH gone AS (DELETE FROM ip_blocks WHERE ip <<= :'ip'::inet RETURNING 1) "
-                "SELECT count(*) AS n FROM gone", {"ip": ip})
+            removed += self.db.count_deleted(
+                "DELETE FROM ip_blocks WHERE ip <<= :'ip'::inet", {"ip": ip})
         print(f"Removed {removed}, skipped 0")
 
     def domains_purge(self) -> None:
@@ -401,10 +398,10 @@ COMMIT;
         else:
             where = "domain IN (SELECT unnest(string_to_array(:'domains', ' ')))"
             params = {"domains": " ".join(domains)}
-        count = self.db.value(
-            f"SELECT count(*) AS n FROM accounts WHERE {where}" if self.opts.get("dry_run") else  # noqa: S608
-            f"WITH gone AS (DELETE FROM accounts WHERE {where} RETURNING 1) "  # noqa: S608
-            "SELECT count(*) AS n FROM gone", params)
+        if self.opts.get("dry_run"):
+            count = self.db.value(f"SELECT count(*) AS n FROM accounts WHERE {where}", params)  # noqa: S608
+        else:
+            count = self.db.count_deleted(f"DELETE FROM accounts WHERE {where}", params)  # noqa: S608
         print(f"Removed {count} accounts{self.dry_suffix}")
 
     def simple(self, message: str) -> Callable[[], None]:
