@@ -15,7 +15,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 SCENARIO ?=
 
-.PHONY: help setup images site test lint unit integration molecule bench clean-local
+.PHONY: help setup images site test lint unit preflight integration molecule bench clean-local
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -34,7 +34,7 @@ site: setup ## provision the local example instance (a systemd container) with p
 clean-local: ## remove the local example container
 	tools/local-target.sh down
 
-test: setup lint unit integration molecule ## everything CI runs: lint, unit, integration, Molecule
+test: setup lint unit preflight integration molecule ## everything CI runs: lint, unit, role input checks, integration, Molecule
 
 lint: ## yamllint, ansible-lint (production profile), ruff, mypy
 	yamllint --strict .
@@ -44,6 +44,9 @@ lint: ## yamllint, ansible-lint (production profile), ruff, mypy
 
 unit: ## Python unit tests
 	pytest -q tests/unit
+
+preflight: ## every role refuses bad input before any change (ansible-playbook --check on localhost)
+	pytest -q tests/roles
 
 integration: ## Python tests against real servers on loopback
 	pytest -q tests/integration
