@@ -57,6 +57,17 @@ def run_preflight(tmp_path: Path) -> Callable[[str, dict], subprocess.CompletedP
     return run
 
 
+def preflight_of(role: str, valid: dict):
+    """A `preflight(**overrides)` fixture for one role's test module: the role's valid
+    inputs with the overrides under test, so each test names only what it changes."""
+
+    @pytest.fixture
+    def preflight(run_preflight):
+        return lambda **overrides: run_preflight(role, {**valid, **overrides})
+
+    return preflight
+
+
 def refused(result: subprocess.CompletedProcess, *needles: str) -> bool:
     """True when the run failed and its output names every needle (variable, fix)."""
     output = result.stdout + result.stderr

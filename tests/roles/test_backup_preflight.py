@@ -2,17 +2,13 @@
 localhost): nothing is changed, and the message names the variable and the fix."""
 
 import pytest
+from conftest import preflight_of
 
 KEY = "bW9sZWN1bGUtYmFja3VwLXRlc3Qta2V5LTMyYnl0ZSE="
 VALID = {"backup_encryption_key": KEY, "backup_s3_bucket": "b"}
 
 
-@pytest.fixture
-def preflight(run_preflight):
-    def run(**variables):
-        return run_preflight("backup", {**VALID, **variables})
-
-    return run
+preflight = preflight_of("backup", VALID)
 
 
 CASES = {

@@ -2,18 +2,13 @@
 variable."""
 
 import pytest
+from conftest import preflight_of
 
-
-@pytest.fixture
-def preflight(run_preflight):
-    def run(extra_vars):
-        return run_preflight("maintenance", extra_vars)
-
-    return run
+preflight = preflight_of("maintenance", {})
 
 
 def test_defaults_pass(preflight):
-    result = preflight({})
+    result = preflight()
     assert result.returncode == 0, result.stdout[-3000:]
 
 
@@ -43,6 +38,6 @@ def test_defaults_pass(preflight):
     ({"maintenance_cpu_scheduling_policy": "fifo"}, ["maintenance_cpu_scheduling_policy"]),
 ])
 def test_bad_input_is_refused_naming_the_variable(preflight, extra_vars, needles):
-    result = preflight(extra_vars)
+    result = preflight(**extra_vars)
     output = result.stdout + result.stderr
     assert result.returncode != 0 and all(needle in output for needle in needles), output[-3000:]

@@ -5,7 +5,7 @@ secret) need an installed server: molecule/all-in-one covers them.
 """
 
 import pytest
-from conftest import changed_nothing, refused
+from conftest import changed_nothing, preflight_of, refused
 
 VALID = {
     "mastodon_local_domain": "social.example.coop",
@@ -21,12 +21,7 @@ VALID = {
 }
 
 
-@pytest.fixture
-def preflight(run_preflight):
-    def run(**overrides):
-        return run_preflight("mastodon", {**VALID, **overrides})
-
-    return run
+preflight = preflight_of("mastodon", VALID)
 
 
 def test_valid_input_passes(preflight):

@@ -3,7 +3,7 @@
 import sys
 
 import pytest
-from conftest import changed_nothing, refused
+from conftest import changed_nothing, preflight_of, refused
 
 VALID = {
     # The explicit "localhost," inventory would discover an interpreter; use this one.
@@ -16,12 +16,7 @@ VALID = {
 }
 
 
-@pytest.fixture
-def preflight(run_preflight):
-    def run(**overrides):
-        return run_preflight("nginx", {**VALID, **overrides})
-
-    return run
+preflight = preflight_of("nginx", VALID)
 
 
 def test_valid_input_passes(preflight):

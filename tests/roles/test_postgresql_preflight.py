@@ -2,19 +2,14 @@
 
 
 import pytest
-from conftest import changed_nothing, documented_inputs, refused
+from conftest import changed_nothing, documented_inputs, preflight_of, refused
 
 PASSWORD = "a-test-password-of-32-characters"  # throwaway, only for preflight
 VALID = {"postgresql_mastodon_password": PASSWORD}
 
 
 
-@pytest.fixture
-def preflight(run_preflight):
-    def run(**overrides):
-        return run_preflight("postgresql", {**VALID, **overrides})
-
-    return run
+preflight = preflight_of("postgresql", VALID)
 
 
 def test_valid_input_passes(preflight):

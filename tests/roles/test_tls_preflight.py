@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import changed_nothing, refused
+from conftest import changed_nothing, preflight_of, refused
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -60,12 +60,7 @@ def pair(tmp_path) -> dict:
     }
 
 
-@pytest.fixture
-def preflight(run_preflight):
-    def run(**variables):
-        return run_preflight("tls", {**CONTROL, "tls_domains": DOMAINS, **variables})
-
-    return run
+preflight = preflight_of("tls", {**CONTROL, "tls_domains": DOMAINS})
 
 
 def test_selfsigned_input_passes(preflight):
