@@ -9,10 +9,13 @@ Upstream behaviour kept on purpose:
   (403 otherwise); `/health` is exempt.
 - force_ssl: a request not marked `X-Forwarded-Proto: https` is redirected (301) to https;
   `/health` is exempt. nginx sets that header in front of the backend.
+- Statuses, the home timeline and media uploads with bearer tokens (standin.auth,
+  standin.jobs, standin.media; the README lists each contract and its upstream source).
 """
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -27,13 +30,21 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from standin import env as envmod
-from standin import yamlish
+from standin import jobs, media, resp, yamlish
+from standin.auth import ApiError, Principal, authorize, require_user
 from standin.db import Database, DatabaseError
 from standin.env import ROOT, ContractError
 
 FD_VARIABLE = "STANDIN_PUMA_LISTEN_FD"
 USERNAME = re.compile(r"^[a-z0-9_]+$", re.IGNORECASE)
 EMAIL = re.compile(r"^[^@\s]+@([^@\s]+\.[^@\s]+)$")
+MEDIA_PATH = re.compile(r"^/api/v1/media/([0-9]+)$")
+# Status::Visibility's enum (app/models/concerns/status/visibility.rb l.7-10).
+VISIBILITIES = {"public": 0, "unlisted": 1, "private": 2, "direct": 3, "limited": 4}
+VISIBILITY_NAMES = {value: name for name, value in VISIBILITIES.items()}
+STATUS_MAX_CHARS = 500  # StatusLengthValidator::MAX_CHARS (app/validators/... l.4)
+MEDIA_ATTACHMENTS_LIMIT = 4  # Status::MEDIA_ATTACHMENTS_LIMIT (app/models/status.rb l.62)
+DEFAULT_STATUSES_LIMIT = 20  # Api::BaseController (app/controllers/api/base_controller.rb l.4)
 
 
 def domain_regexp(setting: str) -> re.Pattern[str] | None:
@@ -60,6 +71,17 @@ class App:
         self.hosts = {host.strip().lower() for host in hosts if host.strip()}
         self.local_domain = environ["LOCAL_DOMAIN"]
         self.web_domain = environ.get("WEB_DOMAIN") or self.local_domain
+        self.storage = media.Storage(root, environ)
+        self._redis = threading.local()
+
+    def redis(self, prefix: str = "") -> resp.Redis:
+        """One connection per request thread and Redis (base or SIDEKIQ_)."""
+        name = f"conn_{prefix or 'base'}"
+        conn = getattr(self._redis, name, None)
+        if conn is None:
+            conn = resp.Redis(resp.settings(self.environ, prefix))
+            setattr(self._redis, name, conn)
+        return conn
 
     # -- settings ---------------------------------------------------------------------
     def settings(self) -> dict[str, Any]:
@@ -235,6 +257,183 @@ COMMIT;
                      "scope": "read write follow push", "created_at": 0}
 
 
+    # -- statuses and the home feed ----------------------------------------------------
+    def status_json(self, row: dict[str, Any]) -> dict[str, Any]:
+        """The REST::StatusSerializer fields a client needs to recognise its post."""
+        paragraphs = [p for p in re.split(r"\n{2,}", row["text"]) if p]
+        content = "".join("<p>" + html.escape(p).replace("\n", "<br />") + "</p>"
+                          for p in paragraphs)
+        attachments = self.db.rows(
+            "SELECT id, type, file_file_name, description, blurhash, remote_url FROM "
+            "media_attachments WHERE status_id = :'id' ORDER BY id", {"id": row["id"]})
+        return {
+            "id": str(row["id"]), "created_at": row["created_at"], "in_reply_to_id": None,
+            "in_reply_to_account_id": None, "sensitive": row["sensitive"],
+            "spoiler_text": row["spoiler_text"],
+            "visibility": VISIBILITY_NAMES.get(row["visibility"], "public"),
+            "language": row["language"], "uri": row["uri"], "url": row["url"],
+            "replies_count": 0, "reblogs_count": 0, "favourites_count": 0,
+            "content": content, "reblog": None,
+            "account": {"id": str(row["account_id"]), "username": row["username"],
+                        "acct": row["username"],
+                        "url": f"https://{self.web_domain}/@{row['username']}"},
+            "media_attachments": [self.media_json(m) for m in attachments],
+            "mentions": [], "tags": [], "emojis": [],
+        }
+
+    def post_status(self, principal: Principal, params: dict[str, Any]) -> dict[str, Any]:
+        """Api::V1::StatusesController#create -> PostStatusService#call (1440d55b:
+        app/controllers/api/v1/statuses_controller.rb l.30-53, app/services/
+        post_status_service.rb l.42-67): validate, save, then postprocess_status!
+        enqueues DistributionWorker (l.166) for the fan-out into home feeds."""
+        text = str(params.get("status") or "")
+        spoiler = str(params.get("spoiler_text") or "")
+        media_ids = params.get("media_ids") or []
+        if not isinstance(media_ids, list):
+            media_ids = []  # validate_media! ignores a non-list (l.187-191)
+        if len(media_ids) > MEDIA_ATTACHMENTS_LIMIT:
+            raise ApiError(422, {"error": "Cannot attach more than 4 files"})
+        ids = [int(str(i)) for i in media_ids if str(i).isdigit()]
+        found = {row["id"] for row in self.db.rows(
+            "SELECT id FROM media_attachments WHERE account_id = :'a' AND status_id IS NULL "
+            "AND id IN (SELECT unnest(string_to_array(NULLIF(:'ids', ''), ',')::bigint[]))",
+            {"a": principal.account_id, "ids": ",".join(map(str, ids))})} if ids else set()
+        missing = [str(i) for i in media_ids if not str(i).isdigit() or int(str(i)) not in found]
+        if missing:
+            raise ApiError(422, {"error": f"Media {', '.join(missing)} not found or already "
+                                         "attached to another post"})
+        if not text and spoiler:
+            text, spoiler = spoiler, ""  # preprocess_attributes! (l.74)
+        visibility = str(params.get("visibility") or "public")
+        errors = []
+        if visibility not in VISIBILITIES:
+            errors.append("Visibility is not included in the list")
+        if not text.strip() and not found:
+            errors.append("Text can't be blank")  # app/models/status.rb l.121
+        if len(text) + len(spoiler) > STATUS_MAX_CHARS:
+            errors.append(f"Text character limit of {STATUS_MAX_CHARS} exceeded")
+        if errors:
+            raise ApiError(422, {"error": "Validation failed: " + ", ".join(errors)})
+        sensitive = str(params.get("sensitive") or "").lower() in ("true", "1", "on") \
+            or bool(spoiler)
+        out = self.db.run(
+            """
+BEGIN;
+WITH n AS (SELECT nextval(pg_get_serial_sequence('statuses', 'id')) AS id),
+ins AS (
+  INSERT INTO statuses (id, uri, url, text, local, account_id, visibility, sensitive,
+                        spoiler_text, language, created_at, updated_at)
+  SELECT n.id, :'uri' || n.id, :'url' || n.id, :'text', true, :'account', :'visibility',
+         :'sensitive', :'spoiler', NULLIF(:'language', ''), now(), now() FROM n
+  RETURNING id)
+UPDATE media_attachments SET status_id = (SELECT id FROM ins), updated_at = now()
+WHERE id IN (SELECT unnest(string_to_array(NULLIF(:'media', ''), ',')::bigint[]))
+RETURNING (SELECT id FROM ins);
+SELECT currval(pg_get_serial_sequence('statuses', 'id'));
+COMMIT;
+""",
+            {"uri": f"https://{self.web_domain}/users/{principal.username}/statuses/",
+             "url": f"https://{self.web_domain}/@{principal.username}/", "text": text,
+             "account": principal.account_id, "visibility": VISIBILITIES[visibility],
+             "sensitive": "true" if sensitive else "false", "spoiler": spoiler,
+             "language": str(params.get("language") or ""),
+             "media": ",".join(map(str, sorted(found)))})
+        status_id = int(out.split()[-1])
+        # DistributionWorker.perform_async(@status.id): Sidekiq's Redis, default queue.
+        jobs.push(self.redis("SIDEKIQ_"), "DistributionWorker", [status_id])
+        return self.status_json(self.status_rows([status_id])[0])
+
+    def status_rows(self, ids: list[int]) -> list[dict[str, Any]]:
+        if not ids:
+            return []
+        rows = self.db.rows(
+            "SELECT s.id, s.uri, s.url, s.text, s.account_id, s.visibility, s.sensitive, "
+            "s.spoiler_text, s.language, "
+            "to_char(s.created_at, 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS created_at, "
+            "a.username FROM statuses s JOIN accounts a ON a.id = s.account_id "
+            "WHERE s.deleted_at IS NULL AND s.id IN "
+            "(SELECT unnest(string_to_array(:'ids', ',')::bigint[]))",
+            {"ids": ",".join(map(str, ids))})
+        order = {status_id: n for n, status_id in enumerate(ids)}
+        return sorted(rows, key=lambda row: order[row["id"]])
+
+    def home_timeline(self, principal: Principal, query: dict[str, list[str]]) -> list[Any]:
+        """Api::V1::Timelines::HomeController#show -> HomeFeed#get -> Feed#from_redis
+        (app/models/feed.rb l.11-32): ids from `feed:home:ACCOUNT_ID`, newest first,
+        then the rows from PostgreSQL; `limit` defaults to 20, at most 40
+        (Api::BaseController#limit_param, l.33-37)."""
+        def number(name: str) -> str | None:
+            value = (query.get(name) or [""])[-1]
+            return str(int(value)) if value.lstrip("-").isdigit() else None
+
+        limit = DEFAULT_STATUSES_LIMIT
+        if number("limit") is not None:
+            limit = min(abs(int(number("limit") or 0)), DEFAULT_STATUSES_LIMIT * 2)
+        key = jobs.feed_key("home", principal.account_id or 0)
+        max_id = number("max_id")
+        min_id = number("min_id")
+        if min_id is None:
+            since = number("since_id")
+            ids = self.redis().command("ZREVRANGEBYSCORE", key, f"({max_id}" if max_id
+                                       else "+inf", f"({since}" if since else "-inf",
+                                       "LIMIT", 0, limit)
+        else:
+            ids = self.redis().command("ZRANGEBYSCORE", key, f"({min_id}",
+                                       f"({max_id}" if max_id else "+inf", "LIMIT", 0, limit)
+        return [self.status_json(row) for row in self.status_rows([int(i) for i in ids])]
+
+    # -- media -------------------------------------------------------------------------
+    def media_json(self, row: dict[str, Any]) -> dict[str, Any]:
+        """REST::MediaAttachmentSerializer (app/serializers/rest/
+        media_attachment_serializer.rb l.8-50)."""
+        return {
+            "id": str(row["id"]), "type": media.TYPE_NAMES.get(row["type"], "unknown"),
+            "url": self.storage.url(int(row["id"]), row["file_file_name"]),
+            "preview_url": None, "remote_url": row["remote_url"] or None,
+            "preview_remote_url": None, "text_url": None, "meta": {},
+            "description": row["description"], "blurhash": row["blurhash"],
+        }
+
+    def create_media(self, principal: Principal, fields: dict[str, Any]) -> dict[str, Any]:
+        """Api::V2::MediaController#create (app/controllers/api/v2/media_controller.rb
+        l.4-12): the row and the stored original are one unit, as Paperclip writes the
+        file in the record's save; a failed write leaves neither."""
+        upload = fields.get("file")
+        content_type, problem = media.validate(upload if isinstance(upload, media.Upload)
+                                               else None)
+        if problem or content_type is None or not isinstance(upload, media.Upload):
+            raise ApiError(422, {"error": problem or "Validation failed: File can't be blank"})
+        name = media.stored_name(upload.filename)
+        description = str(fields.get("description") or "") or None
+        out = self.db.run(
+            "INSERT INTO media_attachments (account_id, file_file_name, file_file_size, "
+            "file_content_type, file_updated_at, file_storage_schema_version, processing, "
+            "type, description, created_at, updated_at) VALUES (:'account', :'name', "
+            ":'size', :'ctype', now(), 1, 2, :'type', NULLIF(:'description', ''), now(), "
+            "now()) RETURNING id;\n",
+            {"account": principal.account_id, "name": name, "size": len(upload.data),
+             "ctype": content_type, "type": media.TYPES[media.media_type(content_type)],
+             "description": description or ""})
+        media_id = int(out.split()[-1])
+        try:
+            self.storage.save(media_id, name, content_type, upload.data)
+        except (media.StorageError, media.StorageUnavailableError, OSError):
+            self.db.run("DELETE FROM media_attachments WHERE id = :'id';\n", {"id": media_id})
+            raise
+        return self.show_media(principal, media_id)
+
+    def show_media(self, principal: Principal, media_id: int) -> dict[str, Any]:
+        """Api::V1::MediaController#show: the owner's unattached media only
+        (app/controllers/api/v1/media_controller.rb l.43-45), else 404."""
+        rows = self.db.rows(
+            "SELECT id, type, file_file_name, description, blurhash, remote_url "
+            "FROM media_attachments WHERE id = :'id' AND account_id = :'account' "
+            "AND status_id IS NULL", {"id": media_id, "account": principal.account_id})
+        if not rows:
+            raise ApiError(404, {"error": "Record not found"})
+        return self.media_json(rows[0])
+
+
 class Handler(BaseHTTPRequestHandler):
     server_version = "Mastodon-standin"
     protocol_version = "HTTP/1.1"
@@ -293,16 +492,88 @@ class Handler(BaseHTTPRequestHandler):
                     self.send(200, f"<!DOCTYPE html><title>{title}</title>"
                               f"<p>Mastodon stand-in {self.app.version}</p>".encode(),
                               "text/html; charset=utf-8")
-                else:
+                elif not self.api(method, path):
                     self.send_json(404, {"error": "Record not found"})
             elif method == "POST" and path == "/api/v1/accounts":
                 status, payload = self.app.register(self.body())
                 self.send_json(status, payload)
-            else:
+            elif not self.api(method, path):
                 self.send_json(404, {"error": "Record not found"})
+        except ApiError as refusal:
+            self.send_json(refusal.status, refusal.body)
         except DatabaseError as error:
             print(f"web: database error: {error}", file=sys.stderr)
             self.send_json(500, {"error": "database unavailable"})
+        except resp.RedisError as error:
+            # Redis::CannotConnectError is not rescued upstream: Rails answers 500.
+            print(f"web: Redis error: {error}", file=sys.stderr)
+            self.send_json(500, {"error": "Internal Server Error"})
+        except media.StorageUnavailableError as error:
+            print(f"web: storage unreachable: {error}", file=sys.stderr)
+            self.send_json(503, {"error": "There was a temporary problem serving your "
+                                          "request, please try again"})
+        except media.StorageError as error:
+            # Aws::S3::Errors::* are not rescued by Api::ErrorHandling: a 500.
+            print(f"web: storage error: {error}", file=sys.stderr)
+            self.send_json(500, {"error": "Internal Server Error"})
+
+    def api(self, method: str, path: str) -> bool:
+        """The token-protected endpoints; False when none matches."""
+        app, auth = self.app, self.headers.get("Authorization")
+        if method == "POST" and path == "/api/v1/statuses":
+            # statuses_controller.rb l.8-9
+            principal = authorize(app.db, auth, "write", "write:statuses")
+            require_user(app.db, principal)
+            self.send_json(200, app.post_status(principal, self.params()))
+        elif method in ("GET", "HEAD") and path == "/api/v1/timelines/home":
+            # app/controllers/api/v1/timelines/home_controller.rb l.6-7
+            principal = authorize(app.db, auth, "read", "read:statuses")
+            require_user(app.db, principal)
+            self.send_json(200, app.home_timeline(principal, parse_qs(urlsplit(self.path).query)))
+        elif method == "POST" and path in ("/api/v1/media", "/api/v2/media"):
+            # media_controller.rb l.4-5 (v2 inherits them)
+            principal = authorize(app.db, auth, "write", "write:media")
+            require_user(app.db, principal)
+            kind = self.headers.get("Content-Type") or ""
+            body = self.raw_body()
+            fields: dict[str, Any] = (media.parse_multipart(kind, body)
+                                      if kind.lower().startswith("multipart/form-data")
+                                      else {})
+            # v2 answers 202 only while processing is delayed; nothing is delayed here.
+            self.send_json(200, app.create_media(principal, fields))
+        elif method in ("GET", "HEAD") and MEDIA_PATH.match(path):
+            # GET needs write/write:media too (media_controller.rb l.4: every action)
+            principal = authorize(app.db, auth, "write", "write:media")
+            require_user(app.db, principal)
+            match = MEDIA_PATH.match(path)
+            assert match is not None
+            self.send_json(200, app.show_media(principal, int(match.group(1))))
+        else:
+            return False
+        return True
+
+    def raw_body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def params(self) -> dict[str, Any]:
+        """Form or JSON parameters; `name[]` form fields become lists (Rack's rule)."""
+        raw = self.raw_body()
+        if "json" in (self.headers.get("Content-Type") or ""):
+            try:
+                parsed = json.loads(raw or b"{}")
+            except ValueError as error:
+                raise ApiError(400, {"error": "Error occurred while parsing request "
+                                             "parameters"}) from error
+            return parsed if isinstance(parsed, dict) else {}
+        out: dict[str, Any] = {}
+        for key, values in parse_qs(raw.decode("utf-8", "replace"),
+                                    keep_blank_values=True).items():
+            if key.endswith("[]"):
+                out[key[:-2]] = values
+            else:
+                out[key] = values[-1]
+        return out
 
     def body(self) -> dict[str, Any]:
         length = int(self.headers.get("Content-Length") or 0)
