@@ -79,3 +79,36 @@ def test_zero_shared_buffers_is_refused(preflight):
 
 def test_readme_defaults_and_argument_specs_list_the_same_variables(repo_root):
     assert documented_inputs(repo_root, "postgresql") == "consistent"
+
+
+def test_client_addresses_are_accepted_with_a_private_listener(preflight):
+    result = preflight(postgresql_listen_addresses=["localhost", "10.0.0.10"],
+                       postgresql_client_addresses=["10.0.0.21", "fd00::31"], postgresql_ssl=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert changed_nothing(result)
+
+
+def test_client_addresses_work_alongside_allowed_networks(preflight):
+    result = preflight(postgresql_listen_addresses=["localhost", "10.0.0.10"],
+                       postgresql_allowed_networks=["10.0.1.0/24"],
+                       postgresql_client_addresses=["10.0.0.21"])
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+NOT_ADDRESSES = ["10.0.0.0/24", "web1.example.coop", "10.0.0.300", "fe80::1%eth0"]
+
+
+@pytest.mark.parametrize("value", NOT_ADDRESSES)
+def test_a_client_that_is_not_an_address_is_refused(preflight, value):
+    result = preflight(postgresql_listen_addresses=["localhost", "10.0.0.10"],
+                       postgresql_client_addresses=[value])
+    assert refused(result, "postgresql_client_addresses", value, "not an IP address",
+                   "postgresql_allowed_networks")
+
+
+@pytest.mark.parametrize("listen", [["localhost"], ["127.0.0.1", "::1"]])
+def test_clients_with_a_loopback_only_listener_are_refused(preflight, listen):
+    result = preflight(postgresql_listen_addresses=listen,
+                       postgresql_client_addresses=["10.0.0.21"])
+    assert refused(result, "postgresql_listen_addresses", "postgresql_client_addresses",
+                   "add this host's private address")

@@ -13,7 +13,8 @@ preflight = preflight_of("redis", VALID)
 
 
 def test_valid_input_passes(preflight):
-    result = preflight(redis_bind=["127.0.0.1", "10.0.0.3"], redis_maxmemory="2gb")
+    result = preflight(redis_bind=["127.0.0.1", "10.0.0.3"], redis_maxmemory="2gb",
+                       redis_client_addresses=["10.0.0.21", "fd00::31"])
     assert result.returncode == 0, result.stdout + result.stderr
     assert changed_nothing(result)
 
@@ -41,7 +42,8 @@ def test_wildcard_bind_is_refused(preflight, address):
 
 
 def test_wildcard_bind_with_allowance_passes(preflight):
-    result = preflight(redis_bind=["0.0.0.0"], redis_allow_wildcard_bind=True)  # noqa: S104
+    result = preflight(redis_bind=["0.0.0.0"], redis_allow_wildcard_bind=True,  # noqa: S104
+                       redis_client_addresses=["10.0.0.21"])
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -62,3 +64,30 @@ def test_bad_maxmemory_is_refused(preflight):
 
 def test_readme_defaults_and_argument_specs_list_the_same_variables(repo_root):
     assert documented_inputs(repo_root, "redis") == "consistent"
+
+
+def test_loopback_only_bind_needs_no_clients(preflight):
+    result = preflight(redis_bind=["127.0.0.1", "-::1"], redis_client_addresses=[])
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# A wildcard bind is reachable too: the firewall must have someone to admit.
+@pytest.mark.parametrize("bind", [["127.0.0.1", "10.0.0.10"], ["-fd00::10"], ["0.0.0.0"]])  # noqa: S104
+def test_reachable_bind_without_clients_is_refused(preflight, bind):
+    result = preflight(redis_bind=bind, redis_allow_wildcard_bind=True)
+    assert refused(result, "redis_bind", "redis_client_addresses", "list the app hosts")
+
+
+NOT_ADDRESSES = ["10.0.0.0/24", "web1.example.coop", "10.0.0.300", "fe80::1%eth0"]
+
+
+@pytest.mark.parametrize("value", NOT_ADDRESSES)
+def test_a_client_that_is_not_an_address_is_refused(preflight, value):
+    result = preflight(redis_bind=["127.0.0.1", "10.0.0.10"], redis_client_addresses=[value])
+    assert refused(result, "redis_client_addresses", value, "not an IP address", "e.g. 10.0.0.21")
+
+
+def test_clients_with_a_loopback_only_bind_are_refused(preflight):
+    result = preflight(redis_bind=["127.0.0.1"], redis_client_addresses=["10.0.0.21"])
+    assert refused(result, "redis_bind", "redis_client_addresses",
+                   "add this host's private address")

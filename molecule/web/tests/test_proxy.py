@@ -59,10 +59,9 @@ def test_missing_upload_shows_the_error_page(https):
     assert b"herd error page" in body
 
 
-STREAMING_PORTS = [
-    NGINX["nginx_streaming_port"] + offset
-    for offset in range(VARS.get("nginx_streaming_port_count", NGINX["nginx_streaming_port_count"]))
-]
+# Upstream's first streaming port (streaming/index.js: PORT || 4000) and the number of
+# instances the scenario's inventory asks for.
+STREAMING_PORTS = [4000 + offset for offset in range(VARS["mastodon_streaming_instances"])]
 
 
 def echo_over_streaming(address: str, context) -> str:

@@ -93,6 +93,29 @@ def mastodon_tootctl_list(stdout):
     return [line.strip() for line in stdout.splitlines() if line.strip() and not line[0].isspace()]
 
 
+def mastodon_units(processes):
+    """The systemd units the role runs, by kind, from its process inputs.
+
+    processes: {web: bool, streaming: bool, sidekiq: bool, streaming_ports: [int],
+    sidekiq_names: [str], exporter: bool}. Names follow upstream's dist/ units: a Sidekiq
+    process named "" is upstream's mastodon-sidekiq.service, NAME gives
+    mastodon-sidekiq-NAME.service; streaming runs one mastodon-streaming@PORT per port.
+    """
+    units = {"web": [], "streaming": [], "sidekiq": [], "exporter": []}
+    if processes.get("web"):
+        units["web"] = ["mastodon-web.service"]
+    if processes.get("streaming"):
+        units["streaming"] = [f"mastodon-streaming@{port}.service"
+                              for port in processes.get("streaming_ports", [])]
+    if processes.get("sidekiq"):
+        units["sidekiq"] = [f"mastodon-sidekiq-{name}.service" if name
+                            else "mastodon-sidekiq.service"
+                            for name in processes.get("sidekiq_names", [])]
+    if processes.get("exporter"):
+        units["exporter"] = ["mastodon-prometheus-exporter.service"]
+    return units
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -100,4 +123,5 @@ class FilterModule:
             "mastodon_setting_value": mastodon_setting_value,
             "mastodon_rules_plan": mastodon_rules_plan,
             "mastodon_tootctl_list": mastodon_tootctl_list,
+            "mastodon_units": mastodon_units,
         }
