@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 # A DNS host name as the instance's names must be: at least two dot-separated labels
@@ -20,6 +21,31 @@ def hostname(value: object) -> bool:
     return not value.rsplit(".", 1)[-1].isdigit()
 
 
+def ip_address(value: object) -> bool:
+    """`x is herd_ip_address`: one host's IPv4 or IPv6 address (10.0.0.21, fd00::31), as
+    pg_hba and nftables match it; not a network, a name or a zone (fe80::1%eth0).
+    Python's ipaddress, because ansible.utils' ipaddr needs netaddr on the control node."""
+    if not isinstance(value, str) or "%" in value:
+        return False
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def loopback(value: object) -> bool:
+    """`x is herd_loopback`: a bind address only this host reaches: 127.0.0.1, ::1 or
+    localhost, with or without redis.conf's "-" (optional address) marker."""
+    if not isinstance(value, str):
+        return False
+    address = value.removeprefix("-")
+    if address == "localhost":
+        return True
+    return ip_address(address) and ipaddress.ip_address(address).is_loopback
+
+
 class TestModule:
     def tests(self):
-        return {"herd_hostname": hostname}
+        return {"herd_hostname": hostname, "herd_ip_address": ip_address,
+                "herd_loopback": loopback}

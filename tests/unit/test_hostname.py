@@ -24,3 +24,21 @@ def test_fully_qualified_names_pass(name):
                                   "10.0.0.1", "", "a" * 64 + ".coop", None, 42])
 def test_other_values_fail(name):
     assert not tests.hostname(name)
+
+
+@pytest.mark.parametrize("value", ["10.0.0.21", "fd00::31", "127.0.0.1"])
+def test_single_addresses_pass(value):
+    assert tests.ip_address(value)
+
+
+@pytest.mark.parametrize("value", ["10.0.0.0/24", "10.0.0.300", "web1.example.coop",
+                                   "fe80::1%eth0", "", None])
+def test_networks_names_and_zones_are_not_addresses(value):
+    assert not tests.ip_address(value)
+
+
+@pytest.mark.parametrize(("value", "expected"), [("127.0.0.1", True), ("-::1", True),
+                                                 ("localhost", True), ("10.0.0.10", False),
+                                                 ("0.0.0.0", False), ("*", False)])  # noqa: S104 - a value under test
+def test_loopback_binds(value, expected):
+    assert tests.loopback(value) is expected
