@@ -2,9 +2,57 @@
 holds and what the inventory wants to the exact changes, so that a re-run with
 the same lists changes nothing and a changed entry changes only that entry."""
 
-import json
-
 import yaml
+
+# Escapes of a YAML double-quoted scalar for the characters libyaml refuses raw
+# (C0 controls, DEL, C1 controls, the BOM and U+FFFE/U+FFFF: outside YAML 1.1's
+# printable set) or would fold as line breaks (NEL, LS, PS). Psych reads them all
+# (libyaml's scanner, yaml_parser_scan_flow_scalar); Ruby's own to_yaml writes the
+# same escapes. Everything else is written as itself, characters above U+FFFF
+# included: UTF-16 surrogate escapes (what json.dumps writes) are refused by Psych.
+_YAML_NAMED_ESCAPES = {
+    "\\": "\\\\", '"': '\\"', "\a": "\\a", "\b": "\\b", "\t": "\\t", "\n": "\\n",
+    "\v": "\\v", "\f": "\\f", "\r": "\\r", "\x1b": "\\e", "\x85": "\\N",
+    "\u2028": "\\L", "\u2029": "\\P",
+}
+
+
+def _yaml_escape(char):
+    if char in _YAML_NAMED_ESCAPES:
+        return _YAML_NAMED_ESCAPES[char]
+    code = ord(char)
+    if code < 0x20 or 0x7F <= code <= 0x9F:
+        return f"\\x{code:02X}"
+    if code in (0xFEFF, 0xFFFE, 0xFFFF):
+        return f"\\u{code:04X}"
+    return char
+
+
+def mastodon_setting_refusal(value):
+    """Why a setting value cannot be stored for upstream to read, or "" when it can.
+
+    The preflight and the planner share this one rule: text only (Psych would hand
+    Rails an Integer for `site_title: 2024`), no NUL (PostgreSQL's text type cannot
+    hold U+0000) and no lone surrogate (no UTF-8 form; Psych refuses its escape).
+    """
+    if not isinstance(value, str):
+        return f"is {type(value).__name__}, not text; quote it in the inventory"
+    for char in value:
+        code = ord(char)
+        if code == 0 or 0xD800 <= code <= 0xDFFF:
+            return (f"contains U+{code:04X}, which PostgreSQL and Psych cannot store; "
+                    "remove it")
+    return ""
+
+
+def mastodon_setting_yaml(value):
+    """The settings.value text for a string: a one-document YAML stream that Psych
+    reads back to exactly `value` (double-quoted, so no plain-scalar resolution
+    turns "yes" into true or "1.0" into a Float)."""
+    refusal = mastodon_setting_refusal(value)
+    if refusal:
+        raise ValueError(refusal)
+    return '--- "' + "".join(_yaml_escape(char) for char in value) + '"\n'
 
 
 def _rows(rows):
@@ -12,37 +60,60 @@ def _rows(rows):
     return rows if isinstance(rows, list) else []
 
 
+_UNREADABLE = object()
+
+
 def _ruby_yaml_load(text):
-    """Value of a settings row: upstream stores YAML written by Ruby's Psych."""
+    """Value of a settings row: upstream stores YAML written by Ruby's Psych.
+
+    PyYAML reads the scalars Psych writes (plain, quoted with Psych's escapes,
+    block) the same way. A row it cannot read (a Ruby object tag, a broken escape)
+    comes back as _UNREADABLE, which equals no wanted value: it gets rewritten.
+    """
     if text is None or text == "":
         return None
-    # Ruby tags (e.g. !ruby/hash:ActiveSupport::HashWithIndifferentAccess) are not
-    # used by the string settings this role manages; refuse anything else loudly.
-    return yaml.safe_load(text)
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return _UNREADABLE
+
+
+def _stored_equals(stored_text, value, wanted_text):
+    if stored_text == wanted_text:
+        return True
+    decoded = _ruby_yaml_load(stored_text)
+    return isinstance(decoded, str) and decoded == value
 
 
 def mastodon_settings_changes(rows, wanted):
     """[{var, value}] to write: wanted entries (not None) whose stored value differs.
 
     rows: [{var, value}] from the settings table; wanted: {var: value or None}.
-    value is returned YAML-encoded the way Psych reads it back (a JSON string is
-    valid YAML), ready for the settings.value column.
+    value is returned as YAML that Psych reads back to the wanted text, ready for
+    the settings.value column. A stored row counts as equal when it is that text,
+    or any other YAML of the same string (what the admin UI writes through Rails).
     """
-    current = {row["var"]: _ruby_yaml_load(row["value"]) for row in _rows(rows)}
+    current = {row["var"]: row["value"] for row in _rows(rows)}
     changes = []
     for var, value in sorted(wanted.items()):
         if value is None:
             continue
-        if var not in current or current[var] != value:
-            changes.append({"var": var, "value": "--- " + json.dumps(value) + "\n"})
+        refusal = mastodon_setting_refusal(value)
+        if refusal:
+            # The preflight refuses this first; a direct caller learns which var.
+            raise ValueError(f"{var}: {refusal}")
+        text = mastodon_setting_yaml(value)
+        if var not in current or not _stored_equals(current[var], value, text):
+            changes.append({"var": var, "value": text})
     return changes
 
 
 def mastodon_setting_value(rows, var):
-    """Decoded value of one settings row, None when absent."""
+    """Decoded value of one settings row, None when absent or unreadable."""
     for row in _rows(rows):
         if row["var"] == var:
-            return _ruby_yaml_load(row["value"])
+            value = _ruby_yaml_load(row["value"])
+            return None if value is _UNREADABLE else value
     return None
 
 
@@ -121,6 +192,8 @@ class FilterModule:
         return {
             "mastodon_settings_changes": mastodon_settings_changes,
             "mastodon_setting_value": mastodon_setting_value,
+            "mastodon_setting_refusal": mastodon_setting_refusal,
+            "mastodon_setting_yaml": mastodon_setting_yaml,
             "mastodon_rules_plan": mastodon_rules_plan,
             "mastodon_tootctl_list": mastodon_tootctl_list,
             "mastodon_units": mastodon_units,
