@@ -28,6 +28,19 @@ def _yaml_escape(char):
     return char
 
 
+def _kind(value):
+    """What the inventory gave, in its words (Ansible passes tagged subclasses)."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
 def mastodon_setting_refusal(value):
     """Why a setting value cannot be stored for upstream to read, or "" when it can.
 
@@ -36,7 +49,7 @@ def mastodon_setting_refusal(value):
     hold U+0000) and no lone surrogate (no UTF-8 form; Psych refuses its escape).
     """
     if not isinstance(value, str):
-        return f"is {type(value).__name__}, not text; quote it in the inventory"
+        return f"is {_kind(value)}, not text; quote it in the inventory"
     for char in value:
         code = ord(char)
         if code == 0 or 0xD800 <= code <= 0xDFFF:
