@@ -22,3 +22,28 @@ def test_setting_that_is_not_text_is_refused(preflight, variable):
     assert result.returncode != 0
     output = result.stdout + result.stderr
     assert f"{variable}: the value is a number, not text; quote it" in output
+
+
+def test_secrets_with_quotes_hash_dollar_and_backslash_pass(preflight):
+    result = preflight(mastodon_db_password="pa#ss$HOME\\x`y`",
+                       mastodon_redis_password="it's \"fine\"",
+                       mastodon_extra_env={"RAILS_SERVE_STATIC_FILES": True, "NOTE": "a # b"})
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("variable", [
+    "mastodon_db_password", "mastodon_smtp_password", "mastodon_s3_secret_access_key",
+    "mastodon_secret_key_base"])
+def test_secret_no_line_carries_is_refused(preflight, variable):
+    result = preflight(**{variable: "it's $ecret"})
+    assert result.returncode != 0
+    assert f"{variable}: the value mixes a single quote" in result.stdout + result.stderr
+    assert "$ecret" not in result.stdout + result.stderr
+
+
+def test_extra_env_bad_name_and_value_are_refused(preflight):
+    result = preflight(mastodon_extra_env={"BAD-NAME": "x", "OK_NAME": "line\nbreak"})
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "mastodon_extra_env.BAD-NAME: the name is not a variable name" in output
+    assert "mastodon_extra_env.OK_NAME: the value contains a line break" in output

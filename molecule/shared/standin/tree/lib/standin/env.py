@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -24,28 +25,144 @@ REQUIRED_SECRETS = (
     "VAPID_PUBLIC_KEY",
 )
 
-_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$")
-
-
 class ContractError(Exception):
     """The caller broke upstream's contract; the process must refuse to run."""
 
 
-def parse_dotenv(text: str) -> dict[str, str]:
-    """Parse the dotenv subset Mastodon's `.env.production` uses (KEY=value, quotes, #)."""
-    values: dict[str, str] = {}
-    for raw in text.splitlines():
-        match = _LINE.match(raw)
-        if not match:
-            continue
-        key, value = match.group(1), match.group(2).strip()
-        if value[:1] in ("'", '"') and value.endswith(value[0]) and len(value) >= 2:
-            quote, value = value[0], value[1:-1]
-            if quote == '"':
-                value = value.replace("\\n", "\n").replace('\\"', '"')
+class DotenvFormatError(ContractError):
+    """Dotenv::FormatError: upstream's Rails processes do not boot."""
+
+
+# Ruby dotenv 3.2.0 (upstream's Gemfile.lock:215 at 1440d55b), re-implemented because
+# Debian packages ruby-dotenv 2.4, whose parser differs (it splits lines first, so no
+# value spans lines, and does not unescape or expand unquoted values the same way).
+# Each piece below follows lib/dotenv/parser.rb of dotenv v3.2.0; Ruby's `^`/`$` are
+# line anchors and its `\s`/`\w` are ASCII, hence re.MULTILINE | re.ASCII.
+_LINE = re.compile(  # parser.rb:16-34 (LINE)
+    r"""
+    (?:^|\A)
+    \s*
+    (?P<export>export\s+)?
+    (?P<key>[\w.]+)
+    (?:
+      (?:\s*=\s*?|:\s+?)
+      (?P<value>
+        \s*'(?:\\'|[^'])*'
+        |
+        \s*"(?:\\"|[^"])*"
+        |
+        [^\#\n]+
+      )?
+    )?
+    \s*
+    (?:\#.*)?
+    (?:$|\Z)
+    """,
+    re.VERBOSE | re.MULTILINE | re.ASCII,
+)
+_QUOTED = re.compile(r"(['\"])(.*)\1", re.DOTALL)  # parser.rb:36 (QUOTED_STRING)
+_UNESCAPE = re.compile(r"\\([^$])")  # parser.rb:98
+# substitutions/variable.rb:12-19 (VARIABLE, case-insensitive)
+_VARIABLE = re.compile(r"(\\)?(\$)(?!\()\{?([A-Z0-9_]+)?\}?", re.IGNORECASE)
+_RUBY_STRIP = "\x00\t\n\v\f\r "  # String#strip
+
+
+def _balanced(value: str, i: int) -> int:
+    r"""End (exclusive) of `\((?:[^()]|\g<cmd>)+\)` at value[i], or -1 (command.rb:14-20).
+    The alternatives differ in their first character, so no backtracking is needed."""
+    if value[i:i + 1] != "(":
+        return -1
+    j, count = i + 1, 0
+    while j < len(value) and value[j] != ")":
+        if value[j] == "(":
+            j = _balanced(value, j)
+            if j < 0:
+                return -1
         else:
-            value = re.sub(r"\s+#.*$", "", value)
-        values[key] = value
+            j += 1
+        count += 1
+    return j + 1 if j < len(value) and count > 0 else -1
+
+
+def _substitute_commands(value: str, run) -> str:
+    r"""substitutions/command.rb:23-37: `$(cmd)` runs cmd in a shell (Ruby's backticks)
+    and becomes its output less one trailing line break; `\$(cmd)` becomes `$(cmd)`."""
+    out, i = [], 0
+    while i < len(value):
+        escaped = value.startswith("\\$", i)
+        dollar = i + 1 if escaped else i
+        end = _balanced(value, dollar + 1) if value.startswith("$", dollar) else -1
+        if end > 0:
+            out.append(value[dollar:end] if escaped else run(value[dollar + 2:end - 1]))
+            i = end
+            continue
+        out.append(value[i])
+        i += 1
+    return "".join(out)
+
+
+def _run_command(command: str) -> str:
+    result = subprocess.run(["/bin/sh", "-c", command], capture_output=True, text=True,
+                            check=False)
+    output = result.stdout
+    for ending in ("\r\n", "\n", "\r"):  # String#chomp
+        if output.endswith(ending):
+            return output[: -len(ending)]
+    return output
+
+
+def _substitute_variables(value: str, values: dict[str, str], environ) -> str:
+    """substitutions/variable.rb:21-33."""
+    def replace(match: re.Match[str]) -> str:
+        if match.group(1):
+            return match.group(0)[1:]
+        if match.group(3):
+            name = match.group(3)
+            return values.get(name) or environ.get(name) or ""
+        return match.group(0)
+
+    return _VARIABLE.sub(replace, value)
+
+
+def _parse_value(value: str, values: dict[str, str], environ, run) -> str:
+    """parser.rb:80-107 (parse_value, unescape_characters, expand_newlines)."""
+    value = value.strip(_RUBY_STRIP)
+    quoted = _QUOTED.fullmatch(value)
+    quote = quoted.group(1) if quoted else None
+    if quoted:
+        value = quoted.group(2)
+    if quote == '"':
+        if (values.get("DOTENV_LINEBREAK_MODE") or environ.get("DOTENV_LINEBREAK_MODE")) \
+                == "legacy":
+            value = value.replace("\\n", "\n").replace("\\r", "\r")
+        else:
+            value = value.replace("\\n", "\\\\n").replace("\\r", "\\\\r")
+    if quote != "'":
+        value = _UNESCAPE.sub(r"\1", value)
+        value = _substitute_commands(value, lambda cmd: run(
+            _substitute_variables(cmd, values, environ)))
+        value = _substitute_variables(value, values, environ)
+    return value
+
+
+def parse_dotenv(text: str, environ=None, run=_run_command) -> dict[str, str]:
+    """Parse `.env.production` as upstream's Rails side does (dotenv 3.2.0, parser.rb:53-71).
+
+    environ: the process environment; a key already in it keeps its value (dotenv's
+    `load` does not overwrite), and `$VAR` falls back to it.
+    """
+    environ = os.environ if environ is None else environ
+    text = re.sub(r"\r\n?", "\n", text)  # parser.rb:48
+    values: dict[str, str] = {}
+    for match in _LINE.finditer(text):
+        key, value = match.group("key"), match.group("value")
+        if key != "DOTENV_LINEBREAK_MODE" and key in environ:  # parser.rb:76-78
+            values[key] = environ[key]
+        elif match.group("export") and value is None:
+            if key not in values:
+                raise DotenvFormatError(f"Line {match.group(0)!r} has an unset variable")
+        else:
+            values[key] = _parse_value(value or "", values, environ, run)
     return values
 
 
