@@ -6,7 +6,8 @@
   v3.2.0's source, the real parser runs too, under Debian's Ruby.
 - Streaming side: npm's `dotenv` (upstream's streaming/package.json:21, ^17; its
   yarn.lock:6950 resolves 17.4.2) under the machine's node, from the package folder
-  HERD_NODE_DOTENV names (e.g. from `npm pack dotenv@17.4.2`).
+  HERD_NODE_DOTENV names (e.g. from `npm pack dotenv@17.4.2`); without it, the
+  stand-in's streaming/dotenv-parse.js, which follows that release's parser.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-STANDIN_LIB = Path(__file__).resolve().parents[2] / "molecule/shared/standin/tree/lib"
+STANDIN_TREE = Path(__file__).resolve().parents[2] / "molecule/shared/standin/tree"
+STANDIN_LIB = STANDIN_TREE / "lib"
+STANDIN_STREAMING_PARSER = STANDIN_TREE / "streaming/dotenv-parse.js"
 sys.path.insert(0, str(STANDIN_LIB))
 from standin import env as standin_env  # noqa: E402
 
@@ -67,16 +70,32 @@ _RUBY = r"""
 require "json"
 require "dotenv/parser"
 STDOUT.sync = true
-STDIN.each_line { |line| puts JSON.generate(Dotenv::Parser.call(JSON.parse(line))) }
+STDIN.each_line do |line|
+  answer = begin
+    Dotenv::Parser.call(JSON.parse(line))
+  rescue Dotenv::FormatError
+    "FormatError"
+  end
+  puts JSON.generate(answer)
+end
 """
 
 
-def node_dotenv() -> _LineServer | None:
-    package = os.environ.get("HERD_NODE_DOTENV")
+def node_dotenv(*, real: bool = False) -> _LineServer | None:
+    """npm's dotenv when HERD_NODE_DOTENV names it, else (unless real) the stand-in's."""
+    package = os.environ.get("HERD_NODE_DOTENV") or ("" if real else str(STANDIN_STREAMING_PARSER))
     node = shutil.which("node")
     if not package or not node:
         return None
     return _LineServer([node, "-e", _NODE], env={**os.environ, "HERD_NODE_DOTENV": package})
+
+
+def standin_streaming_dotenv() -> _LineServer | None:
+    node = shutil.which("node")
+    if not node:
+        return None
+    return _LineServer([node, "-e", _NODE],
+                       env={**os.environ, "HERD_NODE_DOTENV": str(STANDIN_STREAMING_PARSER)})
 
 
 def ruby_dotenv() -> _LineServer | None:

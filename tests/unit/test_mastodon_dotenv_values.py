@@ -3,7 +3,9 @@ and streaming (Node dotenv 17) read back exactly the inventory's value, or the
 preflight refuses it naming the variable.
 
 Expected values are the inventory's own strings; the parsers are the loaders
-(tests/unit/dotenvparsers.py says which are real and which re-implemented)."""
+(tests/unit/dotenvparsers.py says which are real and which re-implemented: in CI,
+both sides run the stand-in's re-implementations, each checked against the real
+library by test_standin_dotenv_parsers.py when it is present)."""
 
 import importlib.util
 import re
@@ -28,7 +30,7 @@ PREFLIGHT = REPO / "roles/mastodon/tasks/preflight.yml"
 def node():
     server = node_dotenv()
     if server is None:
-        pytest.skip("HERD_NODE_DOTENV does not name npm's dotenv package")
+        pytest.fail("node is missing: tools/setup.sh installs Debian's nodejs")
     yield server
     server.close()
 
@@ -148,13 +150,3 @@ def test_any_text_round_trips_through_rails_or_is_refused(values):
 @given(st.lists(st.one_of(ANY_TEXT, TRICKY), max_size=4))
 def test_any_text_round_trips_through_streaming_or_is_refused(node, values):
     _check(values, node.ask)
-
-
-@settings(max_examples=400, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.one_of(ANY_TEXT, TRICKY), max_size=4))
-def test_reimplementation_agrees_with_real_ruby_dotenv(ruby, values):
-    """On any file, the stand-in's parser and dotenv 3.2.0 read the same (commands aside)."""
-    text = "\n".join(f"K{index}={value}" for index, value in enumerate(values)
-                     if "$(" not in value)
-    assert rails_reimplementation(text) == ruby.ask(text)

@@ -13,31 +13,15 @@ const fs = require('fs');
 const http = require('http');
 const path = require('path');
 
-const root = path.resolve(__dirname, '..');
+const dotenv = require('./dotenv-parse');
 
-function parseDotenv(text) {
-  const values = {};
-  for (const raw of text.split(/\r?\n/)) {
-    const match = raw.match(/^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/);
-    if (!match) continue;
-    let value = match[2].trim();
-    const quote = value[0];
-    if ((quote === '"' || quote === "'") && value.length >= 2 && value.endsWith(quote)) {
-      value = value.slice(1, -1);
-      if (quote === '"') value = value.replace(/\\n/g, '\n').replace(/\\"/g, '"');
-    } else {
-      value = value.replace(/\s+#.*$/, '');
-    }
-    values[match[1]] = value;
-  }
-  return values;
-}
+const root = path.resolve(__dirname, '..');
 
 function loadEnvironment() {
   const production = process.env.NODE_ENV === 'production';
   const file = path.join(root, production ? '.env.production' : '.env');
   let values = {};
-  if (fs.existsSync(file)) values = parseDotenv(fs.readFileSync(file, 'utf8'));
+  if (fs.existsSync(file)) values = dotenv.parse(fs.readFileSync(file, 'utf8'));
   return { ...values, ...process.env };
 }
 

@@ -1,120 +1,96 @@
-"""The YAML scalars upstream's `settings.value` column holds (Ruby's Psych output).
+"""`settings.value` read and written by Ruby's Psych, as upstream does.
 
-Psych writes a string setting as a one-document YAML stream: `--- My title\n`,
-`--- 'a: b'\n`, `--- "caf\\xE9"\n`, `--- |-\n  line one\n  line two\n`, long plain or
-quoted strings folded over several indented lines, booleans, integers and `---\n...\n`
-style documents. Only scalars are needed here.
+Upstream's Setting#value is `YAML.safe_load(self[:value], permitted_classes:
+[ActiveSupport::HashWithIndifferentAccess, Symbol]) if self[:value].present?` and
+Setting#value= is `new_value.to_yaml` (app/models/setting.rb:100-106 at 1440d55b).
+The stand-in asks the same library: the Ruby that runs it (found on PATH, which the
+units and Bundler hand down; STANDIN_RUBY overrides), with Debian's Psych, so a value
+Psych refuses (a `\\ud83d` surrogate escape, a raw DEL, a Ruby object tag) fails here
+as it fails every upstream page that shows the setting.
+
+One Ruby process per stand-in process answers JSON lines (JSON carries any string
+both ways), so a request does not pay for starting Ruby.
 """
 
 from __future__ import annotations
 
 import json
-import re
+import os
+import shutil
+import subprocess
+import threading
 from typing import Any
 
-_PLAIN_SAFE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_ .,/@()+-]*$")
-_SPECIAL = {"true", "false", "yes", "no", "on", "off", "null", "~", "y", "n"}
+from standin.env import ContractError
+
+# The class is Rails'; Psych only needs its name to be permitted for the tag.
+_RUBY = r"""
+require "json"
+require "yaml"
+module ActiveSupport; class HashWithIndifferentAccess < Hash; end; end
+PERMITTED = [ActiveSupport::HashWithIndifferentAccess, Symbol]
+STDOUT.sync = true
+STDIN.each_line do |line|
+  request = JSON.parse(line)
+  answer =
+    begin
+      case request["op"]
+      when "load" then {"value" => YAML.safe_load(request["text"], permitted_classes: PERMITTED)}
+      when "dump" then {"value" => request["value"].to_yaml}
+      end
+    rescue StandardError, Psych::Exception => e
+      {"error" => "#{e.class}: #{e.message}"}
+    end
+  puts JSON.generate(answer)
+end
+"""
 
 
-def _fold(lines: list[str]) -> str:
-    """Join the continuation lines of a flow scalar: a line break is a space, an empty
-    line is a newline (YAML 1.1 line folding)."""
-    out = ""
-    pending_space = False
-    for line in (item.strip() for item in lines):
+class YamlError(ContractError):
+    """Psych refused the value (upstream raises the same error on every read)."""
+
+
+class _Psych:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen[str] | None = None
+
+    def _start(self) -> subprocess.Popen[str]:
+        ruby = os.environ.get("STANDIN_RUBY") or shutil.which("ruby")
+        if not ruby:
+            raise ContractError("ruby is not on PATH: the stand-in reads settings with Psych")
+        # Plain Psych: Bundler's RUBYOPT (-rbundler/setup) and gem paths are not needed.
+        env = {key: value for key, value in os.environ.items()
+               if not key.startswith(("BUNDLE_", "BUNDLER_")) and key not in ("RUBYOPT", "RUBYLIB")}
+        return subprocess.Popen([ruby, "-e", _RUBY], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, text=True, encoding="utf-8", env=env)
+
+    def ask(self, request: dict[str, Any]) -> Any:
+        with self._lock:
+            if self._process is None or self._process.poll() is not None:
+                self._process = self._start()
+            assert self._process.stdin and self._process.stdout
+            self._process.stdin.write(json.dumps(request) + "\n")
+            self._process.stdin.flush()
+            line = self._process.stdout.readline()
         if not line:
-            out += "\n"
-            pending_space = False
-            continue
-        if pending_space:
-            out += " "
-        out += line
-        pending_space = True
-    return out
+            raise ContractError("the Psych helper (ruby) exited")
+        answer = json.loads(line)
+        if "error" in answer:
+            raise YamlError(answer["error"])
+        return answer["value"]
 
 
-def _block(indicator: str, lines: list[str]) -> str:
-    body = [line for line in lines]
-    while body and body[-1].strip() in ("", "..."):
-        if body[-1].strip() == "...":
-            body.pop()
-            continue
-        break
-    indents = [len(line) - len(line.lstrip(" ")) for line in body if line.strip()]
-    cut = min(indents) if indents else 0
-    body = [line[cut:] for line in body]
-    text = _fold(body) if indicator.startswith(">") else "\n".join(body)
-    chomp = indicator[1:2]
-    if chomp == "-":
-        return text.rstrip("\n")
-    if chomp == "+":
-        return text + "\n"
-    return text.rstrip("\n") + "\n"
-
-
-def _plain(text: str) -> Any:
-    lowered = text.lower()
-    if lowered in ("true", "yes", "on"):
-        return True
-    if lowered in ("false", "no", "off"):
-        return False
-    if lowered in ("null", "~", ""):
-        return None
-    if re.fullmatch(r"[-+]?\d+", text):
-        return int(text)
-    if re.fullmatch(r"[-+]?(\d+\.\d*|\.\d+)([eE][-+]?\d+)?", text):
-        return float(text)
-    return text
+_PSYCH = _Psych()
 
 
 def load(document: str | None) -> Any:
-    """Parse one YAML document holding a scalar; anything else comes back as text."""
-    if document is None:
+    """Setting#value: None for a blank column (`present?`), else what Psych reads."""
+    if document is None or not document.strip():
         return None
-    lines = document.splitlines()
-    while lines and (not lines[-1].strip() or lines[-1].strip() == "..."):
-        lines.pop()
-    if not lines:
-        return None
-    first = lines[0]
-    if first.startswith("---"):
-        first = first[3:].strip()
-        rest = lines[1:]
-    else:
-        first, rest = first.strip(), lines[1:]
-    if first[:1] in ("|", ">"):
-        return _block(first, rest)
-    if not first and rest:
-        first, rest = rest[0].strip(), rest[1:]
-    text = _fold([first, *rest]) if rest else first
-    if text.startswith("'") and text.endswith("'") and len(text) >= 2:
-        return text[1:-1].replace("''", "'")
-    if text.startswith('"') and text.endswith('"') and len(text) >= 2:
-        inner = text[1:-1]
-        inner = re.sub(r"\\x([0-9A-Fa-f]{2})", lambda m: chr(int(m.group(1), 16)), inner)
-        try:
-            return json.loads(f'"{inner}"')
-        except json.JSONDecodeError:
-            return inner
-    if text.startswith("!ruby/") or text.startswith(":"):
-        return text
-    return _plain(text)
+    return _PSYCH.ask({"op": "load", "text": document})
 
 
 def dump(value: Any) -> str:
-    """Write a scalar the way Psych's `to_yaml` does for the values the stand-in writes."""
-    if value is None:
-        return "--- \n"
-    if value is True or value is False:
-        return f"--- {'true' if value else 'false'}\n"
-    if isinstance(value, int | float):
-        return f"--- {value}\n"
-    text = str(value)
-    if "\n" in text:
-        indicator = "|-" if not text.endswith("\n") else "|"
-        body = "".join(f"  {line}\n" if line else "\n" for line in text.rstrip("\n").split("\n"))
-        return f"--- {indicator}\n{body}"
-    if _PLAIN_SAFE.match(text) and text.lower() not in _SPECIAL and text == text.strip() \
-            and not isinstance(_plain(text), int | float):
-        return f"--- {text}\n"
-    return "--- '" + text.replace("'", "''") + "'\n"
+    """Setting#value=: Ruby's `to_yaml` of a string, boolean, integer or nil."""
+    return _PSYCH.ask({"op": "dump", "value": value})
