@@ -57,9 +57,11 @@ def test_young_preview_cards_are_refused_as_herds_policy_not_upstreams(preflight
     assert "upstream refuses" not in output.lower()
 
 
-@pytest.mark.parametrize(("variable", "days"), [("maintenance_preview_cards_remove_days", 14),
-                                                ("maintenance_cache_cleanup_preview_cards_days", 0),
-                                                ("maintenance_cache_cleanup_preview_cards_days", 14)])
+@pytest.mark.parametrize(("variable", "days"), [
+    ("maintenance_preview_cards_remove_days", 14),
+    ("maintenance_cache_cleanup_preview_cards_days", 0),
+    ("maintenance_cache_cleanup_preview_cards_days", 14),
+])
 def test_preview_card_days_from_14_pass(preflight, variable, days):
     result = preflight(**{variable: days})
     assert result.returncode == 0, result.stdout[-3000:]
