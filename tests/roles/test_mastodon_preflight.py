@@ -99,3 +99,15 @@ def test_retention_below_two_days_is_refused(preflight, variable):
 def test_unknown_secret_to_rotate_is_refused(preflight):
     result = preflight(mastodon_rotate_secrets=["OTP_SECRET"])
     assert refused(result, "mastodon_rotate_secrets", "OTP_SECRET")
+
+
+def test_site_terms_is_refused_naming_the_privacy_policy(preflight):
+    # settings.site_terms is upstream's Privacy Policy (app/models/privacy_policy.rb:10 at
+    # 1440d55b); an inventory written for the old name must not be silently ignored.
+    result = preflight(mastodon_site_terms="Our terms")
+    assert refused(result, "mastodon_site_terms", "mastodon_site_privacy_policy")
+
+
+def test_privacy_policy_passes(preflight):
+    result = preflight(mastodon_site_privacy_policy="# Privacy\n\nWe keep IPs 30 days.")
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -32,19 +32,36 @@ def test_first_run_inserts_every_rule_in_order():
 def test_edited_rule_updates_only_that_row():
     wanted = [WANTED[0], {"text": "No advertising", "hint": "Ask first"}, WANTED[2]]
     plan = filters.mastodon_rules_plan(STORED, wanted)
-    assert plan == [{"op": "update", "id": 2, "text": "No advertising", "hint": "Ask first",
+    assert plan == [{"op": "edit", "id": 2, "text": "No advertising", "hint": "Ask first",
                      "priority": 1}]
+
+
+def test_edited_hint_is_an_edit_too():
+    # Upstream's rule_translations rows (db/schema.rb:1079-1087 at 1440d55b) hold a text
+    # AND a hint per language: a new hint makes the translated hint stale as well.
+    wanted = [WANTED[0], {"text": "No ads", "hint": "Never"}, WANTED[2]]
+    assert [step["op"] for step in filters.mastodon_rules_plan(STORED, wanted)] == ["edit"]
+
+
+def test_only_an_edit_drops_translations_a_move_keeps_them():
+    # Rule#translation_for (app/models/rule.rb, 1440d55b) serves a stored translation
+    # as is; after an edit it would show the old text to users of that language, so
+    # edits are marked to drop them (the rule's own text is served instead), while a
+    # rule that only changes place keeps its translations, still true.
+    wanted = [{"text": "Be nice"}, WANTED[2], WANTED[1]]
+    plan = {step["id"]: step["op"] for step in filters.mastodon_rules_plan(STORED, wanted)}
+    assert plan == {1: "edit", 3: "move", 2: "move"}
 
 
 def test_dropped_rule_is_soft_deleted_and_the_rest_move_up():
     plan = filters.mastodon_rules_plan(STORED, [WANTED[0], WANTED[2]])
-    assert {(step["op"], step["id"]) for step in plan} == {("update", 3), ("delete", 2)}
+    assert {(step["op"], step["id"]) for step in plan} == {("move", 3), ("delete", 2)}
     assert next(step for step in plan if step["id"] == 3)["priority"] == 1
 
 
 def test_reordering_keeps_rows_and_changes_priorities():
     plan = filters.mastodon_rules_plan(STORED, [WANTED[2], WANTED[0], WANTED[1]])
-    assert {step["op"] for step in plan} == {"update"}
+    assert {step["op"] for step in plan} == {"move"}
     assert {step["id"]: step["priority"] for step in plan} == {3: 0, 1: 1, 2: 2}
 
 

@@ -91,6 +91,21 @@ def test_changed_rule_list_changes_exactly_those_rules(host):
     assert after[third]["text"] == before[third]["text"]
 
 
+def test_only_the_edited_rule_loses_its_translation(host):
+    # side_effect.yml translates every kept rule into French first, as an admin would.
+    # Upstream serves a stored translation as is (Rule#translation_for, app/models/rule.rb
+    # at 1440d55b), so the edited rule's would show its old text.
+    before = _rules(host, "rules-before.json")
+    kept = sorted((r for r in before.values() if r["deleted_at"] is None),
+                  key=lambda r: (r["priority"], r["id"]))
+    first, second, third = (row["id"] for row in kept)
+    translations = json.loads(host.file(f"{RECORDS}/rule-translations-after.json").content_string)
+    by_rule = {row["rule_id"]: row["text"] for row in translations}
+    assert by_rule == {first: "FR: " + before[first]["text"],
+                       third: "FR: " + before[third]["text"]}
+    assert second not in by_rule
+
+
 def test_signup_follows_the_allowlist(host):
     allowed = CONFIG["mastodon_email_domain_allowlist"][0]
     tag = secrets.token_hex(3)

@@ -59,6 +59,16 @@ def test_missing_upload_shows_the_error_page(https):
     assert b"herd error page" in body
 
 
+@pytest.mark.parametrize("path",
+                         ["/assets/missing.js", "/packs/missing.js", "/avatars/missing.png"])
+def test_missing_static_file_is_nginx_404_not_a_request_to_puma(https, path):
+    # Upstream's dist/nginx.conf (v4.6.5, lines 76-116) serves these prefixes from disk
+    # only: a missing file is nginx's 404 with the error page, the backend never sees it.
+    response, body = https(WEB_DOMAIN, path)
+    assert response.status == 404
+    assert b"herd error page" in body
+
+
 # Upstream's first streaming port (streaming/index.js: PORT || 4000) and the number of
 # instances the scenario's inventory asks for.
 STREAMING_PORTS = [4000 + offset for offset in range(VARS["mastodon_streaming_instances"])]

@@ -138,7 +138,11 @@ def mastodon_rules_plan(existing, wanted):
     A wanted rule keeps the row of a rule with the same text; otherwise it takes
     over the row at its position (an edited rule keeps its id, like an edit in
     the admin UI); what is left is inserted, and rows left over are soft-deleted.
-    Returns [{op: update|insert|delete, id?, text, hint, priority}].
+    A kept row whose text or hint changes is an `edit`: its rule_translations (text and
+    hint per language) were written for the old wording and are dropped, so users of
+    those languages get the new text rather than the old one (Rule#translation_for falls
+    back to the rule itself). A row that only changes priority is a `move` and keeps them.
+    Returns [{op: edit|move|insert|delete, id?, text, hint, priority}].
     """
     existing = _rows(existing)
     wanted = [{"text": w["text"], "hint": w.get("hint") or ""} for w in wanted]
@@ -162,9 +166,11 @@ def mastodon_rules_plan(existing, wanted):
         if row is None:
             plan.append({"op": "insert", "text": rule["text"], "hint": rule["hint"],
                          "priority": index})
-        elif (row["text"], row["hint"] or "", row["priority"]) != (
-                rule["text"], rule["hint"], index):
-            plan.append({"op": "update", "id": row["id"], "text": rule["text"],
+        elif (row["text"], row["hint"] or "") != (rule["text"], rule["hint"]):
+            plan.append({"op": "edit", "id": row["id"], "text": rule["text"],
+                         "hint": rule["hint"], "priority": index})
+        elif row["priority"] != index:
+            plan.append({"op": "move", "id": row["id"], "text": rule["text"],
                          "hint": rule["hint"], "priority": index})
     for row in free:
         plan.append({"op": "delete", "id": row["id"], "text": row["text"],
