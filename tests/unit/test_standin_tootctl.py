@@ -436,16 +436,26 @@ def test_sidekiq_rejects_bad_arguments(tmp_path: Path, argv: list[str]) -> None:
 
 
 def test_allowlist_matches_domains_and_subdomains_only() -> None:
-    from standin.web import domain_hierarchy, domain_regexp
+    # UserEmailValidator (app/validators/user_email_validator.rb l.25-41 at 1440d55b):
+    # the allowlist pattern is anchored at the end, the denylist's is not.
+    from standin.email_checks import _list_regexp, domain_variants, on_allowlist
 
-    allow = domain_regexp("a.coop|b.org")
+    allow = _list_regexp("a.coop|b.org", anchored=True)
     assert allow is not None
     assert allow.search("x@a.coop") and allow.search("x@mail.a.coop")
     assert allow.search("X@B.ORG")
     assert not allow.search("x@xa.coop") and not allow.search("x@a.coop.evil")
-    assert domain_regexp("") is None
-    assert domain_hierarchy("mail.Spam.example") == ["mail.spam.example", "spam.example",
-                                                     "example"]
+    deny = _list_regexp("spam.example", anchored=False)
+    assert deny is not None and deny.search("x@spam.example.org")
+    assert _list_regexp("", anchored=True) is None
+    # DomainNormalizable.domain_variants (app/models/concerns/domain_normalizable.rb l.21-24)
+    assert domain_variants("mail.spam.example") == ["mail.spam.example", "spam.example",
+                                                    "example"]
+    # EmailMxValidator#on_allowlist? (l.36-40) is String#include? on the raw setting.
+    assert on_allowlist("members.coop|b.org", "members.coop")
+    assert on_allowlist("members.coop|b.org", "coop")
+    assert not on_allowlist("members.coop|b.org", "lab.members.coop")
+    assert not on_allowlist("", "members.coop")
 
 
 def free_port() -> int:

@@ -1,7 +1,8 @@
 """All tiers on one host: what a user and an operator notice, over HTTPS through nginx.
 
-Expected values come from this scenario's molecule.yml (the inventory) and
-side_effect.yml (the changed rule list), never copied here.
+Expected values come from this scenario's molecule.yml (the inventory),
+side_effect.yml (the changed rule list) and resolver.json (the DNS records the
+scenario declares), never copied here, or from upstream v4.6.5 (cited).
 """
 
 import json
@@ -17,6 +18,12 @@ INVENTORY = yaml.safe_load((SCENARIO / "molecule.yml").read_text())["provisioner
 CONFIG = INVENTORY["group_vars"]["all"]
 DOMAIN = CONFIG["mastodon_local_domain"]
 RECORDS = "/root/herd-side-effect"
+RESOLVER = json.loads((SCENARIO / "resolver.json").read_text())
+# Api::CachingConcern#cache_even_if_authenticated! (app/controllers/concerns/api/
+# caching_concern.rb l.10-12 at 1440d55b), on the instance endpoints.
+PUBLIC_CACHE = "public, max-age=300, stale-while-revalidate=30, stale-if-error=86400"
+# ApplicationController#set_cache_control_defaults (application_controller.rb l.140-142).
+PRIVATE_CACHE = "private, no-store"
 
 
 def side_effect_rules() -> list[dict]:
@@ -28,14 +35,46 @@ def side_effect_rules() -> list[dict]:
     raise AssertionError("side_effect.yml sets no mastodon_server_rules")
 
 
-def https(host, path, method="GET", payload=None):
+def https(host, path, method="GET", payload=None, token=None, form=None):
     """(status, body) of a request to the instance through nginx on 443."""
     command = ["curl", "-sk", "--resolve", f"{DOMAIN}:443:127.0.0.1", "-o", "/dev/stderr",
                "-w", "%{http_code}", "-X", method]
+    if token is not None:
+        command += ["-H", f"Authorization: Bearer {token}"]
     if payload is not None:
         command += ["-H", "Content-Type: application/json", "--data", json.dumps(payload)]
+    for key, value in (form or {}).items():
+        command += ["--data-urlencode", f"{key}={value}"]
     result = host.run(" ".join(_quote(part) for part in command + [f"https://{DOMAIN}{path}"]))
     return int(result.stdout), result.stderr
+
+
+def response_headers(host, path, method="GET"):
+    """The header lines of an answer through nginx, names lower-cased."""
+    result = host.run(" ".join(_quote(part) for part in [
+        "curl", "-sk", "--resolve", f"{DOMAIN}:443:127.0.0.1", "-o", "/dev/null", "-D", "-",
+        "-X", method, f"https://{DOMAIN}{path}"]))
+    headers = {}
+    for line in result.stdout.splitlines()[1:]:
+        name, sep, value = line.partition(":")
+        if sep:
+            headers[name.strip().lower()] = value.strip()
+    return headers
+
+
+def app_token(host):
+    """An app token the way a client gets one before sign-up: register an app, then
+    client credentials (upstream's accounts_controller.rb l.10 and l.13 require it)."""
+    status, body = https(host, "/api/v1/apps", "POST", form={
+        "client_name": "herd verify", "redirect_uris": "urn:ietf:wg:oauth:2.0:oob",
+        "scopes": "read write:accounts"})
+    assert status == 200, body
+    client = json.loads(body)
+    status, body = https(host, "/oauth/token", "POST", form={
+        "grant_type": "client_credentials", "client_id": client["client_id"],
+        "client_secret": client["client_secret"], "scope": "write:accounts"})
+    assert status == 200, body
+    return json.loads(body)["access_token"]
 
 
 def _quote(part: str) -> str:
@@ -106,21 +145,55 @@ def test_only_the_edited_rule_loses_its_translation(host):
     assert second not in by_rule
 
 
-def test_signup_follows_the_allowlist(host):
+def _resolves(domain):
+    """Whether the scenario's resolver gives the domain an address (MX hosts' A/AAAA,
+    or its own), upstream's EmailMxValidator#resolve_mx (l.42-59)."""
+    hosts = [domain, *RESOLVER.get(domain, {}).get("MX", [])]
+    return any(RESOLVER.get(h, {}).get(kind) for h in hosts for kind in ("A", "AAAA"))
+
+
+def test_signup_follows_the_allowlist_and_the_mx_check(host):
     allowed = CONFIG["mastodon_email_domain_allowlist"][0]
+    with_mx = [name for name in RESOLVER if name.endswith("." + allowed) and _resolves(name)]
+    assert with_mx, "resolver.json gives no subdomain of the allowlisted domain an MX"
     tag = secrets.token_hex(3)
+    token = app_token(host)
 
-    def sign_up(user, email):
-        status, body = https(host, "/api/v1/accounts", "POST", {
+    def sign_up(user, email, bearer=token):
+        return https(host, "/api/v1/accounts", "POST", {
             "username": f"{user}{tag}", "email": email, "password": "a-long-password-1",
-            "agreement": True, "locale": "en"})
-        return status, body
+            "agreement": True, "locale": "en"}, token=bearer)
 
+    assert sign_up("anon", f"anon{tag}@{allowed}", bearer=None)[0] == 401
     assert sign_up("member", f"member{tag}@{allowed}")[0] == 200
-    # Subdomains of an allowlisted domain match too (upstream).
-    assert sign_up("sub", f"sub{tag}@lab.{allowed}")[0] == 200
+    # A subdomain matches the allowlist pattern but is no substring of it, so it is
+    # resolved (email_mx_validator.rb l.36-40): it passes only with the declared MX.
+    status, body = sign_up("sub", f"sub{tag}@{with_mx[0]}")
+    assert status == 200, body
+    unknown = f"attic{tag}.{allowed}"
+    assert not _resolves(unknown)
+    status, body = sign_up("attic", f"attic{tag}@{unknown}")
+    assert status == 422 and "ERR_UNREACHABLE" in body
     status, body = sign_up("outsider", f"outsider{tag}@elsewhere.example")
     assert status == 422 and "ERR_BLOCKED" in body
+
+
+@pytest.mark.parametrize("path", ["/api/v1/instance", "/api/v2/instance",
+                                  "/api/v1/instance/rules"])
+def test_instance_endpoints_cacheable_five_minutes(host, path):
+    assert response_headers(host, path).get("cache-control") == PUBLIC_CACHE
+
+
+def test_other_api_answers_not_cacheable(host):
+    assert response_headers(host, "/api/v1/apps", "POST").get("cache-control") == PRIVATE_CACHE
+
+
+def test_cached_instance_document_dropped_after_the_rule_change(host):
+    cached = host.file(f"{RECORDS}/instance-cache-before").content_string.split()
+    assert cached, "side_effect.yml found no cached /api/v1/instance body"
+    after = json.loads(host.file(f"{RECORDS}/instance-after.json").content_string)
+    assert [rule["text"] for rule in after["rules"]] == \
+        [rule["text"] for rule in side_effect_rules()]
 
 
 def test_allowlist_written_pipe_separated(host):

@@ -16,8 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
+from standin import email_checks, resolver, yamlish
 from standin import env as envmod
-from standin import yamlish
+from standin.auth import returning
 from standin.cli_options import Invocation, UsageError, parse
 from standin.db import Database, DatabaseError
 from standin.env import ROOT, ContractError
@@ -211,13 +212,21 @@ class Tootctl:
         username = self.inv.args[0]
         email = self.opts["email"]
         role_id = self._role_id(self.opts["role"]) if self.opts.get("role") else None
-        errors = []
+        # report_errors (lib/mastodon/cli/accounts.rb l.601-610) prints each error's
+        # attribute and type (the symbol, not the sentence).
+        errors: list[tuple[str, str]] = []
         if not username or len(username) > USERNAME_MAX or not all(
                 ch.isascii() and (ch.isalnum() or ch == "_") for ch in username):
-            errors.append(("account.username", "Username must contain only letters, numbers "
-                           "and underscores"))
+            errors.append(("account.username", "invalid"))
         if "@" not in email or email.startswith("@") or email.endswith("@"):
-            errors.append(("email", "Email is invalid"))
+            errors.append(("email", "invalid"))
+        else:
+            # User.new(..., bypass_registration_checks: true) still validates email_mx
+            # (app/models/user.rb l.91); UserEmailValidator only when not --confirmed (l.93).
+            keys = email_checks.mx_errors(self.db, self.environ, resolver.load_table(), email)
+            if not self.opts.get("confirmed"):
+                keys += email_checks.configuration_errors(self.db, self.environ, email)
+            errors += [("email", key) for key in dict.fromkeys(keys)]
         existing = self._local_account(username)
         if existing and self.opts.get("reattach"):
             if existing["user_id"] is not None and not self.opts.get("force"):
@@ -227,12 +236,12 @@ class Tootctl:
             self.db.run("DELETE FROM accounts WHERE id = :'id';\n", {"id": existing["id"]})
             existing = None
         if existing:
-            errors.append(("account.username", "Username has already been taken"))
+            errors.append(("account.username", "taken"))
         if self.db.value("SELECT count(*) AS n FROM users WHERE lower(email) = lower(:'e')",
                          {"e": email}):
-            errors.append(("email", "Email has already been taken"))
+            errors.append(("email", "taken"))
         if errors:
-            self.fail("".join(f"Failure/Error: {attr}\n    {msg}\n" for attr, msg in errors))
+            self.fail("".join(f"Failure/Error: {attr}\n    {kind}\n" for attr, kind in errors))
         password = secrets.token_hex(16)
         self.db.run(
             """
@@ -327,21 +336,36 @@ COMMIT;
     def email_domain_blocks_add(self) -> None:
         if not self.inv.args:
             self.fail("No domain(s) given")
-        if self.opts.get("with_dns_records"):
-            print("standin: --with-dns-records accepted; MX look-ups are not made in tests")
+        table = resolver.load_table() if self.opts.get("with_dns_records") else {}
+        approval = "true" if self.opts.get("allow_with_approval") else "false"
         processed = skipped = 0
+        # lib/mastodon/cli/email_domain_blocks.rb l.62-96: with --with-dns-records the
+        # domain's MX hosts (DomainResource#mx, from the resolver table) become children.
         for domain in self.inv.args:
-            if self.db.value("SELECT count(*) AS n FROM email_domain_blocks WHERE domain = :'d'",
-                             {"d": domain}):
+            if self._email_block_exists(domain):
                 print(f"{domain} is already blocked.")
                 skipped += 1
                 continue
-            self.db.run(
+            (parent,) = returning(self.db,
                 "INSERT INTO email_domain_blocks (domain, allow_with_approval, created_at, "
-                "updated_at) VALUES (:'d', :'a', now(), now());\n",
-                {"d": domain, "a": "true" if self.opts.get("allow_with_approval") else "false"})
+                "updated_at) VALUES (:'d', :'a', now(), now()) RETURNING id;\n",
+                {"d": domain, "a": approval})
             processed += 1
+            for host in dict.fromkeys(h for h in resolver.records(table, domain, "MX") if h):
+                if self._email_block_exists(host):
+                    print(f"{host} is already blocked.")
+                    skipped += 1
+                    continue
+                self.db.run(
+                    "INSERT INTO email_domain_blocks (domain, parent_id, allow_with_approval, "
+                    "created_at, updated_at) VALUES (:'d', :'p', :'a', now(), now());\n",
+                    {"d": host, "p": parent, "a": approval})
+                processed += 1
         print(f"Added {processed}, skipped {skipped}")
+
+    def _email_block_exists(self, domain: str) -> bool:
+        return bool(self.db.value(
+            "SELECT count(*) AS n FROM email_domain_blocks WHERE domain = :'d'", {"d": domain}))
 
     def email_domain_blocks_remove(self) -> None:
         if not self.inv.args:

@@ -29,9 +29,19 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from standin import email_checks, jobs, media, resolver, resp, yamlish
 from standin import env as envmod
-from standin import jobs, media, resp, yamlish
-from standin.auth import ApiError, Principal, authorize, require_user
+from standin.auth import (
+    ApiError,
+    Principal,
+    authorize,
+    create_app,
+    issue_token,
+    require_client_credentials,
+    require_user,
+    returning,
+    token_response,
+)
 from standin.db import Database, DatabaseError
 from standin.env import ROOT, ContractError
 
@@ -46,18 +56,42 @@ STATUS_MAX_CHARS = 500  # StatusLengthValidator::MAX_CHARS (app/validators/... l
 MEDIA_ATTACHMENTS_LIMIT = 4  # Status::MEDIA_ATTACHMENTS_LIMIT (app/models/status.rb l.62)
 DEFAULT_STATUSES_LIMIT = 20  # Api::BaseController (app/controllers/api/base_controller.rb l.4)
 
+# Cache-Control (1440d55b). ApplicationController#set_cache_control_defaults (app/
+# controllers/application_controller.rb l.32, l.140-142) for every answer, replaced by
+# Api::CachingConcern#cache_even_if_authenticated! (app/controllers/concerns/api/
+# caching_concern.rb l.10-12: 5 minutes, public, stale-while-revalidate 30 s,
+# stale-if-error 1 day; not in limited federation mode) on the instance endpoints
+# (api/v1/instances_controller.rb l.9, api/v2/instances_controller.rb l.15,
+# api/v1/instances/rules_controller.rb l.14). HealthController is an
+# ActionController::Base, so /health gets Rails' own default for an ETagged answer.
+CACHE_PRIVATE = "private, no-store"
+CACHE_PUBLIC = "public, max-age=300, stale-while-revalidate=30, stale-if-error=86400"
+CACHE_HEALTH = "max-age=0, private, must-revalidate"
+# HomeController#index (app/controllers/home_controller.rb l.6-8) for a visitor without a
+# session (the stand-in has no sessions), Vary from WebAppControllerConcern (l.7).
+CACHE_HOME = {"Cache-Control": "public, max-age=15, stale-while-revalidate=30, "
+                               "stale-if-error=86400", "Vary": "Accept, Accept-Language, Cookie"}
+# CacheConcern#render_with_cache (app/controllers/concerns/cache_concern.rb l.28-47):
+# the body under "<controller>/<action>:<presenter cache_key>" for 3 minutes in
+# Rails.cache (the Redis cache store, namespace `cache`: lib/mastodon/
+# redis_configuration.rb l.18-29). InstancePresenter's cache_key is
+# ActiveModelSerializers::Model's: "instancepresenter/instancepresenter-<mtime of that
+# gem file>"; the stand-in's own file's mtime stands in for it.
+INSTANCE_CACHE_SECONDS = 180
+INSTANCE_PATHS = {"/api/v1/instance": "api/v1/instances", "/api/v2/instance": "api/v2/instances"}
 
-def domain_regexp(setting: str) -> re.Pattern[str] | None:
-    """Upstream's allow/deny list match: `@(.+\\.)?(a\\.coop|b\\.org)$`, case-insensitive,
-    so a listed domain also covers its subdomains; empty means no list."""
-    if not setting.strip():
-        return None
-    return re.compile(r"@(.+\.)?(" + setting.replace(".", r"\.") + r")$", re.IGNORECASE)
+
+def presenter_stamp() -> str:
+    import datetime as dt
+
+    mtime = Path(__file__).stat().st_mtime_ns
+    when = dt.datetime.fromtimestamp(mtime // 1_000_000_000, dt.UTC)
+    return when.strftime("%Y%m%d%H%M%S") + f"{mtime % 1_000_000_000:09d}"
 
 
-def domain_hierarchy(domain: str) -> list[str]:
-    parts = domain.lower().split(".")
-    return [".".join(parts[i:]) for i in range(len(parts))]
+def instance_cache_key(controller: str) -> str:
+    return (f"cache:{controller}/show:instancepresenter/instancepresenter-"
+            f"{presenter_stamp()}")
 
 
 class App:
@@ -177,16 +211,47 @@ class App:
             "rules": self.rules(),
         }
 
+    def instance_body(self, path: str) -> bytes:
+        """The instance document, from Rails.cache when there (render_with_cache). A
+        failing cache store reads as a miss: RedisCacheStore rescues connection errors."""
+        key = instance_cache_key(INSTANCE_PATHS[path])
+        cache = self.redis("CACHE_")
+        try:
+            cached = cache.command("GET", key)
+        except resp.RedisError:
+            cached = None
+        if isinstance(cached, bytes):
+            return cached
+        document = self.instance_v1() if path == "/api/v1/instance" else self.instance_v2()
+        body = json.dumps(document).encode()
+        try:
+            cache.command("SET", key, body, "EX", INSTANCE_CACHE_SECONDS)
+        except resp.RedisError as error:
+            print(f"web: cache store unavailable: {error}", file=sys.stderr)
+        return body
+
+    def public_cache(self) -> dict[str, str]:
+        """cache_even_if_authenticated!: not in limited federation mode (l.11)."""
+        if self.environ.get("LIMITED_FEDERATION_MODE", "") == "true":
+            return {}
+        return {"Cache-Control": CACHE_PUBLIC}
+
     # -- sign-up ----------------------------------------------------------------------
-    def register(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    def register(self, principal: Principal, params: dict[str, Any]) -> dict[str, Any]:
+        """Api::V1::AccountsController#create (app/controllers/api/v1/accounts_controller.rb
+        l.10-18, l.35-45) -> AppSignUpService (app/services/app_sign_up_service.rb):
+        an app token (client credentials) with `write` or `write:accounts`, sign-up open,
+        then User's validations; the new user's token carries the app's scopes (l.29-37).
+        """
+        require_client_credentials(principal)
         settings = self.settings()
         mode = self.registrations_mode(settings)
         if mode == "none":
-            return 403, {"error": "This action is not allowed"}
+            raise ApiError(403, {"error": "This action is not allowed"})
         username = str(params.get("username") or "")
         email = str(params.get("email") or "").strip()
         password = str(params.get("password") or "")
-        agreement = str(params.get("agreement") or "").lower() in ("true", "1", "on", "yes")
+        agreement = str(params.get("agreement") or "").lower() in ("true", "1")
         details: dict[str, list[dict[str, str]]] = {}
 
         def error(field: str, code: str, description: str) -> None:
@@ -200,26 +265,22 @@ class App:
                            "lower(:'u') AND domain IS NULL", {"u": username}):
             error("username", "ERR_TAKEN", "is already taken")
         approved = mode == "open"
-        match = EMAIL.match(email)
-        if not match:
+        if not email:
+            error("email", "ERR_BLANK", "can't be blank")
+        elif not EMAIL.match(email):
             error("email", "ERR_INVALID", "is invalid")
         else:
-            allow = domain_regexp(self.environ.get("EMAIL_DOMAIN_ALLOWLIST")
-                                  or self.environ.get("EMAIL_DOMAIN_WHITELIST", ""))
-            deny = domain_regexp(self.environ.get("EMAIL_DOMAIN_DENYLIST")
-                                 or self.environ.get("EMAIL_DOMAIN_BLACKLIST", ""))
-            blocks = self.db.rows(
-                "SELECT domain, allow_with_approval FROM email_domain_blocks WHERE domain IN "
-                "(SELECT unnest(string_to_array(:'d', ' ')))",
-                {"d": " ".join(domain_hierarchy(match.group(1)))})
-            refused = (allow and not allow.search(email)) or (deny and deny.search(email))
-            if refused or any(not block["allow_with_approval"] for block in blocks):
-                error("email", "ERR_BLOCKED", "is not allowed")
-            elif blocks:
+            # user.rb l.91 (email_mx) before l.93 (UserEmailValidator): both report.
+            table = resolver.load_table()
+            keys = email_checks.mx_errors(self.db, self.environ, table, email)
+            keys += email_checks.configuration_errors(self.db, self.environ, email)
+            if self.db.value("SELECT count(*) AS n FROM users WHERE lower(email) = "
+                             "lower(:'e')", {"e": email}):
+                keys.append("taken")
+            for key in dict.fromkeys(keys):
+                error("email", f"ERR_{key.upper()}", email_checks.DESCRIPTIONS[key])
+            if not keys and email_checks.requires_approval(self.db, table, email):
                 approved = False
-            elif self.db.value("SELECT count(*) AS n FROM users WHERE lower(email) = "
-                               "lower(:'e')", {"e": email}):
-                error("email", "ERR_TAKEN", "is already taken")
         if len(password) < 8:
             error("password", "ERR_TOO_SHORT", "is too short (minimum is 8 characters)")
         elif len(password) > 72:
@@ -232,9 +293,14 @@ class App:
         if details:
             summary = ", ".join(f"{field.capitalize()} {item['description']}"
                                 for field, items in details.items() for item in items)
-            return 422, {"error": f"Validation failed: {summary}", "details": details}
+            raise ApiError(422, {"error": f"Validation failed: {summary}", "details": details})
+        app = self.db.rows(
+            "SELECT a.id, a.scopes FROM oauth_access_tokens t JOIN oauth_applications a "
+            "ON a.id = t.application_id WHERE t.id = :'id'", {"id": principal.token_id})
+        app_id, scopes = (app[0]["id"], app[0]["scopes"]) if app else ("", "read")
         token = secrets.token_urlsafe(32)
-        self.db.run(
+        (created_at,) = returning(
+            self.db,
             """
 BEGIN;
 WITH account AS (
@@ -245,17 +311,17 @@ usr AS (
                      created_at, updated_at)
   SELECT :'email', :'hash', account.id, :'approved', :'locale', NULLIF(:'reason', ''),
          now(), now() FROM account RETURNING id)
-INSERT INTO oauth_access_tokens (token, resource_owner_id, scopes, created_at)
-SELECT :'token', usr.id, 'read write follow push', now() FROM usr;
+INSERT INTO oauth_access_tokens (token, resource_owner_id, application_id, scopes, created_at)
+SELECT :'token', usr.id, NULLIF(:'app', '')::bigint, :'scopes', now() FROM usr
+RETURNING extract(epoch FROM created_at)::bigint;
 COMMIT;
 """,
             {"username": username, "email": email, "hash": "standin$" + secrets.token_hex(16),
              "approved": "true" if approved else "false",
              "locale": str(params.get("locale") or "en"),
-             "reason": str(params.get("reason") or ""), "token": token})
-        return 200, {"access_token": token, "token_type": "Bearer",
-                     "scope": "read write follow push", "created_at": 0}
-
+             "reason": str(params.get("reason") or ""), "token": token, "app": app_id,
+             "scopes": scopes})
+        return token_response(token, scopes, int(created_at))
 
     # -- statuses and the home feed ----------------------------------------------------
     def status_json(self, row: dict[str, Any]) -> dict[str, Any]:
@@ -445,17 +511,24 @@ class Handler(BaseHTTPRequestHandler):
 
     def send(self, status: int, body: bytes, content_type: str,
              headers: dict[str, str] | None = None) -> None:
+        headers = dict(headers or {})
+        if urlsplit(self.path).path == "/health":
+            headers.setdefault("Cache-Control", CACHE_HEALTH)
+        headers.setdefault("Cache-Control", CACHE_PRIVATE)
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
-        for key, value in (headers or {}).items():
+        for key, value in headers.items():
             self.send_header(key, value)
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def send_json(self, status: int, payload: Any) -> None:
-        self.send(status, json.dumps(payload).encode(), "application/json; charset=utf-8")
+    def send_json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        # Api::BaseController's vary_by 'Authorization' (l.19); the instance controllers
+        # replace it with an empty Vary (vary_by '').
+        self.send(status, payload if isinstance(payload, bytes) else json.dumps(payload).encode(),
+                  "application/json; charset=utf-8", headers or {"Vary": "Authorization"})
 
     def guard(self, path: str) -> bool:
         """Host authorization and force_ssl, as upstream's production configuration."""
@@ -479,24 +552,19 @@ class Handler(BaseHTTPRequestHandler):
             if method in ("GET", "HEAD"):
                 if path == "/health":
                     self.send(200, b"OK", "text/plain; charset=utf-8")
-                elif path == "/api/v1/instance":
-                    self.send_json(200, self.app.instance_v1())
-                elif path == "/api/v2/instance":
-                    self.send_json(200, self.app.instance_v2())
+                elif path in INSTANCE_PATHS:
+                    self.send_json(200, self.app.instance_body(path), self.app.public_cache())
                 elif path == "/api/v1/instance/rules":
                     self.send_json(200, [{k: r[k] for k in ("id", "text", "hint",
                                                             "translations")}
-                                         for r in self.app.rules()])
+                                         for r in self.app.rules()], self.app.public_cache())
                 elif path == "/":
                     title = self.app.settings().get("site_title") or "Mastodon"
                     self.send(200, f"<!DOCTYPE html><title>{title}</title>"
                               f"<p>Mastodon stand-in {self.app.version}</p>".encode(),
-                              "text/html; charset=utf-8")
+                              "text/html; charset=utf-8", CACHE_HOME)
                 elif not self.api(method, path):
                     self.send_json(404, {"error": "Record not found"})
-            elif method == "POST" and path == "/api/v1/accounts":
-                status, payload = self.app.register(self.body())
-                self.send_json(status, payload)
             elif not self.api(method, path):
                 self.send_json(404, {"error": "Record not found"})
         except ApiError as refusal:
@@ -520,7 +588,17 @@ class Handler(BaseHTTPRequestHandler):
     def api(self, method: str, path: str) -> bool:
         """The token-protected endpoints; False when none matches."""
         app, auth = self.app, self.headers.get("Authorization")
-        if method == "POST" and path == "/api/v1/statuses":
+        if method == "POST" and path == "/api/v1/apps":
+            # apps_controller.rb l.4: no token needed
+            self.send_json(200, create_app(app.db, self.params(),
+                                           app.environ.get("VAPID_PUBLIC_KEY", "")))
+        elif method == "POST" and path == "/oauth/token":
+            self.send_json(200, issue_token(app.db, auth, self.params()))
+        elif method == "POST" and path == "/api/v1/accounts":
+            # accounts_controller.rb l.10 and l.13
+            principal = authorize(app.db, auth, "write", "write:accounts")
+            self.send_json(200, app.register(principal, self.params()))
+        elif method == "POST" and path == "/api/v1/statuses":
             # statuses_controller.rb l.8-9
             principal = authorize(app.db, auth, "write", "write:statuses")
             require_user(app.db, principal)
@@ -574,14 +652,6 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 out[key] = values[-1]
         return out
-
-    def body(self) -> dict[str, Any]:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        if "json" in (self.headers.get("Content-Type") or ""):
-            parsed = json.loads(raw or b"{}")
-            return parsed if isinstance(parsed, dict) else {}
-        return {key: values[-1] for key, values in parse_qs(raw.decode()).items()}
 
     def do_GET(self) -> None:  # noqa: N802 - stdlib naming
         self.route("GET")
