@@ -17,7 +17,7 @@ BASE = {"mastodon_local_domain": "social.example.coop"}
 SOURCE_VARIABLES = ["mastodon_git_url", "mastodon_nodesource_key_url",
                     "mastodon_nodesource_repo_url", "mastodon_rbenv_git_url",
                     "mastodon_ruby_build_git_url", "mastodon_ruby_download_url",
-                    "mastodon_npm_registry"]
+                    "mastodon_rubygems_mirror", "mastodon_npm_registry"]
 
 
 class _Mirror(BaseHTTPRequestHandler):
@@ -65,6 +65,7 @@ def sources_at(root: str) -> dict:
         "mastodon_rbenv_git_url": f"{root}/rbenv.git",
         "mastodon_ruby_build_git_url": f"{root}/ruby-build.git",
         "mastodon_ruby_download_url": f"{root}/ruby",
+        "mastodon_rubygems_mirror": f"{root}/gems",
         "mastodon_npm_registry": f"{root}/npm",
     }
 
@@ -79,7 +80,7 @@ def test_reachable_mirrors_pass_and_each_is_probed(run_preflight, mirror):
     assert sorted(_Mirror.seen) == sorted([
         "/mastodon.git/info/refs?service=git-upload-pack", "/nodesource.gpg.key",
         "/node_24.x/dists/nodistro/Release", "/rbenv.git/info/refs?service=git-upload-pack",
-        "/ruby-build.git/info/refs?service=git-upload-pack", "/ruby/",
+        "/ruby-build.git/info/refs?service=git-upload-pack", "/ruby/", "/gems/specs.4.8.gz",
         "/npm/@yarnpkg%2fcli-dist"])
 
 
@@ -87,7 +88,7 @@ def test_unreachable_sources_fail_once_naming_each_variable(run_preflight, close
     start = time.monotonic()
     result = run_preflight("mastodon", {**BASE, **sources_at(f"http://127.0.0.1:{closed_port}")})
     elapsed = time.monotonic() - start
-    assert refused(result, "cannot reach 7 source(s)", *SOURCE_VARIABLES), result.stdout[-3000:]
+    assert refused(result, "cannot reach 8 source(s)", *SOURCE_VARIABLES), result.stdout[-3000:]
     output = result.stdout + result.stderr
     # One refusal (one failed task), not one per source, before any change.
     assert output.count("fatal: [") == 1 and "failed=1" in output, output[-3000:]
@@ -101,7 +102,7 @@ def test_only_the_sources_of_the_chosen_options_are_probed(run_preflight, mirror
     closed = sources_at(f"http://127.0.0.1:{closed_port}")
     result = run_preflight("mastodon", {
         **BASE, **closed, "mastodon_node_source": "debian", "mastodon_ruby_source": "debian",
-        "mastodon_npm_registry": ""})
+        "mastodon_npm_registry": "", "mastodon_rubygems_mirror": ""})
     assert refused(result, "cannot reach 1 source(s)", "mastodon_git_url")
     output = result.stdout + result.stderr
     for variable in SOURCE_VARIABLES[1:]:

@@ -40,9 +40,11 @@ UNREACHABLE = {
     "mastodon_rbenv_git_url": f"{CLOSED}/rbenv.git",
     "mastodon_ruby_build_git_url": f"{CLOSED}/ruby-build.git",
     "mastodon_ruby_download_url": f"{CLOSED}/ruby",
+    "mastodon_rubygems_mirror": f"{CLOSED}/gems",
     "mastodon_npm_registry": f"{CLOSED}/npm",
 }
-SOURCE_VARIABLES = [name for name in UNREACHABLE if name.endswith(("_url", "_registry"))]
+SOURCE_VARIABLES = [name for name in UNREACHABLE
+                    if name.endswith(("_url", "_registry", "_mirror"))]
 
 # (playbook, variable, bad value, words the refusal must contain): over every role.
 BAD_INPUTS = [

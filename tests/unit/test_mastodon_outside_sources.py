@@ -26,6 +26,7 @@ MIRRORS = {
     "ruby_build_git_url": "https://git.example.coop/mirrors/ruby-build.git",
     "ruby_download_url": "https://files.example.coop/ruby/",
     "ruby_version": "",
+    "rubygems_mirror": "https://gems.example.coop/",
     "npm_registry": "https://npm.example.coop/",
 }
 
@@ -57,6 +58,8 @@ def test_every_source_probes_a_url_below_its_mirror():
         ("mastodon_ruby_build_git_url", "GET",
          "https://git.example.coop/mirrors/ruby-build.git/info/refs?service=git-upload-pack"),
         ("mastodon_ruby_download_url", "HEAD", "https://files.example.coop/ruby/"),
+        # The classic full index, which every gem server (and Bundler's fallback) has.
+        ("mastodon_rubygems_mirror", "HEAD", "https://gems.example.coop/specs.4.8.gz"),
         # corepack fetches Yarn Berry as the npm package @yarnpkg/cli-dist.
         ("mastodon_npm_registry", "GET", "https://npm.example.coop/@yarnpkg%2fcli-dist"),
     ]
@@ -71,7 +74,8 @@ def test_a_known_ruby_version_probes_its_tarball():
 
 def test_debian_sources_skip_nodesource_and_rbenv():
     found = sources.mastodon_outside_sources(
-        {**MIRRORS, "node_source": "debian", "ruby_source": "debian", "npm_registry": ""})
+        {**MIRRORS, "node_source": "debian", "ruby_source": "debian", "npm_registry": "",
+         "rubygems_mirror": ""})
     assert variables(found) == ["mastodon_git_url"]
 
 

@@ -55,10 +55,12 @@ def mastodon_outside_sources(options: dict) -> list[dict]:
 
     options: the role's variables without their `mastodon_` prefix (git_url,
     node_source, nodesource_repo_url, nodesource_key_url, ruby_source, rbenv_git_url,
-    ruby_build_git_url, ruby_download_url, ruby_version, npm_registry). Only what the
+    ruby_build_git_url, ruby_download_url, ruby_version, rubygems_mirror, npm_registry).
+    Only what the
     chosen options use: no NodeSource with node_source debian, no rbenv, ruby-build or
-    Ruby tarball with ruby_source debian, no npm registry while it is left empty (then
-    corepack and Yarn use their built-in defaults, which the role does not name)."""
+    Ruby tarball with ruby_source debian, no gem mirror or npm registry while left
+    empty (then Bundler uses the Gemfile's sources, corepack and Yarn their built-in
+    registry, none of which the role names)."""
     sources = [_git_probe("mastodon_git_url", options["git_url"])]
     if options.get("node_source") == "nodesource":
         key = options["nodesource_key_url"]
@@ -79,6 +81,11 @@ def mastodon_outside_sources(options: dict) -> list[dict]:
             # any HTTP answer from the download root shows it is reachable.
             sources.append(_http_probe("mastodon_ruby_download_url", base, base + "/",
                                        "HEAD", any_answer=True))
+    gems = (options.get("rubygems_mirror") or "").rstrip("/")
+    if gems:
+        # The full index every gem server serves (Bundler falls back to it).
+        sources.append(_http_probe("mastodon_rubygems_mirror", gems, gems + "/specs.4.8.gz",
+                                   "HEAD"))
     registry = (options.get("npm_registry") or "").rstrip("/")
     if registry:
         # corepack fetches Yarn Berry as the npm package @yarnpkg/cli-dist.
