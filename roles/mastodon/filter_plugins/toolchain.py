@@ -343,22 +343,15 @@ def mastodon_toolchain_problems(requirements: dict, toolchain: dict) -> list[str
                     f"build the release's .ruby-version ({from_file or 'none'}) or set one the "
                     "Gemfile admits.")
 
-    # Bundler switches to the locked version by itself, fetching it from the gem
-    # server, and goes on with its own version when it cannot (with a warning:
-    # Bundler::SelfManager). Within one major that is harmless; a lockfile of a newer
-    # major (Bundler 4's for 2.x) is refused: herd does not build a release with a
-    # Bundler older than the lockfile's format and defaults.
+    # Bundler switches to the locked version by itself (Bundler::SelfManager): a Bundler
+    # older than the lockfile's BUNDLED WITH installs that version from the gem server
+    # (or mastodon_rubygems_mirror) and restarts with it, so Debian's older Bundler is
+    # fine, whatever its major. Only a Ruby without Bundler cannot build.
     locked = requirements.get("bundled_with", "")
     bundler = _version_in(toolchain.get("bundler_version", ""))
-    if ruby_source == "debian" and locked:
-        if not bundler:
-            problems.append("mastodon_ruby_source: Debian's Ruby has no bundler to run; "
-                            "the role installs Debian's bundler package with it.")
-        elif _gem_segments(bundler)[0] < _gem_segments(locked)[0]:
-            problems.append(
-                f"mastodon_ruby_source: Debian's Bundler {bundler} is of an older major than "
-                f"the Bundler {locked} that wrote {release}'s Gemfile.lock (BUNDLED WITH). Use "
-                "mastodon_ruby_source: rbenv (upstream's way) for this release.")
+    if ruby_source == "debian" and locked and not bundler:
+        problems.append("mastodon_ruby_source: Debian's Ruby has no bundler to run; "
+                        "the role installs Debian's bundler package with it.")
 
     manager = requirements.get("package_manager")
     if manager and manager["name"] != "yarn":
