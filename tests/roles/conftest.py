@@ -20,6 +20,15 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 
+# The mastodon preflight probes every outside source from the host
+# (test_mastodon_sources.py): here they are this repository as the git source and
+# Debian's Node and Ruby, so the mastodon tests reach nothing outside this machine.
+MASTODON_LOCAL_SOURCES = {
+    "mastodon_git_url": str(REPO),
+    "mastodon_node_source": "debian",
+    "mastodon_ruby_source": "debian",
+}
+
 PLAYBOOK = """\
 - name: Preflight of {role}
   hosts: localhost

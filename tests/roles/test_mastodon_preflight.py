@@ -7,18 +7,10 @@ secret) need an installed server: molecule/all-in-one covers them.
 from pathlib import Path
 
 import pytest
-from conftest import changed_nothing, preflight_of, refused
+from conftest import MASTODON_LOCAL_SOURCES, changed_nothing, preflight_of, refused
 
-# The preflight probes every outside source from the host (test_mastodon_sources.py):
-# here they are this repository as the git source and Debian's Node and Ruby, so these
-# tests reach nothing outside this machine.
-LOCAL_SOURCES = {
-    "mastodon_git_url": str(Path(__file__).resolve().parents[2]),
-    "mastodon_node_source": "debian",
-    "mastodon_ruby_source": "debian",
-}
 VALID = {
-    **LOCAL_SOURCES,
+    **MASTODON_LOCAL_SOURCES,
     "mastodon_local_domain": "social.example.coop",
     "mastodon_email_domain_allowlist": ["example.coop", "members.example.org"],
     "mastodon_registrations_mode": "open",
@@ -43,7 +35,7 @@ def test_valid_input_passes(preflight):
 
 def test_upstream_single_sidekiq_default_passes(run_preflight):
     """The role's default (one process, upstream's full queue list) owns the scheduler."""
-    result = run_preflight("mastodon", {**LOCAL_SOURCES,
+    result = run_preflight("mastodon", {**MASTODON_LOCAL_SOURCES,
                                         "mastodon_local_domain": "social.example.coop"})
     assert result.returncode == 0, result.stdout + result.stderr
 

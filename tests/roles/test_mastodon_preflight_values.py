@@ -3,9 +3,9 @@ naming the variable, before any change (the rules themselves are property-tested
 tests/unit/test_mastodon_setting_values.py and test_mastodon_dotenv_values.py)."""
 
 import pytest
-from conftest import preflight_of
+from conftest import MASTODON_LOCAL_SOURCES, preflight_of
 
-VALID = {"mastodon_local_domain": "social.example.coop"}
+VALID = {**MASTODON_LOCAL_SOURCES, "mastodon_local_domain": "social.example.coop"}
 
 preflight = preflight_of("mastodon", VALID)
 
@@ -16,7 +16,7 @@ def test_emoji_and_quotes_in_settings_pass(preflight):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("variable", ["mastodon_site_title", "mastodon_site_terms"])
+@pytest.mark.parametrize("variable", ["mastodon_site_title", "mastodon_site_privacy_policy"])
 def test_setting_that_is_not_text_is_refused(preflight, variable):
     result = preflight(**{variable: 2024})
     assert result.returncode != 0
