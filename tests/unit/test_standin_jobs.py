@@ -23,18 +23,6 @@ import harness  # noqa: E402
 from standin import resp  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[Any]:
-    with harness.integration_servers().running_postgres() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def redis_env() -> Iterator[dict[str, str]]:
-    with harness.running_redis() as env:
-        yield env
-
-
 @pytest.fixture
 def app(tmp_path: Path, postgres: Any, redis_env: dict[str, str],
         request: pytest.FixtureRequest) -> Iterator[harness.Instance]:

@@ -41,18 +41,6 @@ def png(seed: int) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def postgres() -> Iterator[Any]:
-    with harness.integration_servers().running_postgres() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def redis_env() -> Iterator[dict[str, str]]:
-    with harness.running_redis() as env:
-        yield env
-
-
-@pytest.fixture(scope="module")
 def s3() -> Iterator[dict[str, str]]:
     """moto_server with IAM authentication on: unknown keys and bad signatures fail."""
     servers = harness.integration_servers()

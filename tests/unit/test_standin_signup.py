@@ -58,18 +58,6 @@ PUBLIC = "public, max-age=300, stale-while-revalidate=30, stale-if-error=86400"
 PRIVATE = "private, no-store"
 
 
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[Any]:
-    with harness.integration_servers().running_postgres() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def redis_env() -> Iterator[dict[str, str]]:
-    with harness.running_redis() as env:
-        yield env
-
-
 @pytest.fixture
 def table_file(tmp_path: Path) -> Path:
     path = tmp_path / "resolver.json"
