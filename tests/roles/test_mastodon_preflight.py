@@ -4,7 +4,6 @@ Checks against the host's stored state (a changed LOCAL_DOMAIN, a changed
 secret) need an installed server: molecule/all-in-one covers them.
 """
 
-from pathlib import Path
 
 import pytest
 from conftest import MASTODON_LOCAL_SOURCES, changed_nothing, preflight_of, refused
