@@ -2,7 +2,12 @@
 # Build a systemd-capable Debian image for the Molecule scenarios from Debian
 # packages alone (no container registry is needed), and cache it: the image
 # carries the hash of its recipe as a label and is rebuilt only when the
-# recipe (this script) changes.
+# recipe (this script, or the test login key) changes.
+#
+# The scenarios log in over SSH as production does: an unprivileged admin user
+# (herd-admin) with passwordless sudo, so every task that needs root has to ask
+# for it with become. The login key is the machine's own test key (made once
+# under ~/.cache/herd/test-ssh), never a key in the project.
 #
 #   tools/build-test-image.sh trixie|bookworm
 set -euo pipefail
@@ -16,8 +21,17 @@ esac
 
 prefix=${HERD_IMAGE_PREFIX:-localhost/herd-debian}
 image="$prefix:$version"
-packages=systemd,systemd-sysv,python3,python3-apt,dbus,sudo,ca-certificates,iproute2,procps,gnupg,locales
-recipe_hash=$( (cat "$0"; echo "$packages") | sha256sum | cut -c1-16)
+packages=systemd,systemd-sysv,python3,python3-apt,dbus,sudo,ca-certificates,iproute2,procps,gnupg,locales,openssh-server
+admin_user=herd-admin
+# The same path .config/molecule/config.yml logs in with.
+key_dir=$HOME/.cache/herd/test-ssh
+mkdir -p -m 0700 "$key_dir"
+# Two builds at once must agree on one key.
+(
+  flock 9
+  [ -s "$key_dir/id_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C herd-test-login -f "$key_dir/id_ed25519" </dev/null
+) 9>"$key_dir/.lock"
+recipe_hash=$( (cat "$0"; echo "$packages"; cat "$key_dir/id_ed25519.pub") | sha256sum | cut -c1-16)
 
 if [ "$(podman image inspect --format '{{ index .Labels "herd.recipe" }}' "$image" 2>/dev/null)" = "$recipe_hash" ]; then
   echo "$image is up to date (recipe $recipe_hash)"
@@ -54,6 +68,14 @@ done
 echo "deb $mirror $suite main" > "$rootfs/etc/apt/sources.list"
 echo 'en_US.UTF-8 UTF-8' > "$rootfs/etc/locale.gen"
 chroot "$rootfs" locale-gen >/dev/null
+# The login: herd-admin with the test key and passwordless sudo, as an operator's
+# admin account on a real host. Every container shares the build's host keys.
+chroot "$rootfs" useradd --create-home --shell /bin/bash "$admin_user"
+install -d -m 0700 -o 0 -g 0 "$rootfs/home/$admin_user/.ssh"
+install -m 0600 "$key_dir/id_ed25519.pub" "$rootfs/home/$admin_user/.ssh/authorized_keys"
+chroot "$rootfs" chown -R "$admin_user:$admin_user" "/home/$admin_user/.ssh"
+echo "$admin_user ALL=(ALL:ALL) NOPASSWD: ALL" > "$rootfs/etc/sudoers.d/$admin_user"
+chmod 0440 "$rootfs/etc/sudoers.d/$admin_user"
 rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/archives/*.deb
 # An empty package list must look stale, so `apt: cache_valid_time` refreshes it
 # on the first run instead of trusting the build-time directory mtime.
