@@ -2,6 +2,7 @@
 
 import json
 import socket
+import time
 
 import pytest
 from conftest import ALTERNATE_DOMAINS, LOCAL_DOMAIN, VARS, WEB_DOMAIN, role_defaults
@@ -83,11 +84,21 @@ def echo_over_streaming(address: str, context) -> str:
         return str(ws.recv(timeout=10))
 
 
+def wait_listening(host, port: int, seconds: float = 30) -> None:
+    # `systemctl start` returns once the process runs, before it listens.
+    deadline = time.monotonic() + seconds
+    while not host.socket(f"tcp://0.0.0.0:{port}").is_listening and \
+            not host.socket(f"tcp://127.0.0.1:{port}").is_listening:
+        assert time.monotonic() < deadline, f"nothing listens on {port}"
+        time.sleep(0.5)
+
+
 @pytest.mark.parametrize("port", STREAMING_PORTS)
 def test_streaming_upgrades_and_reaches_every_instance(host, address, tls_context, port):
     # With the other instances stopped, only this port can answer: nginx's
     # upstream must list it.
     others = [p for p in STREAMING_PORTS if p != port]
+    wait_listening(host, port)
     for other in others:
         host.run_test(f"systemctl stop standin-streaming@{other}")
     try:
@@ -95,6 +106,8 @@ def test_streaming_upgrades_and_reaches_every_instance(host, address, tls_contex
     finally:
         for other in others:
             host.run_test(f"systemctl start standin-streaming@{other}")
+        for other in others:
+            wait_listening(host, other)
     assert answer == f"{port} hello"
 
 
