@@ -17,7 +17,9 @@ mkdir -p "$logs"
 run_one() {
   local scenario=$1 started
   started=$(date +%s)
-  if molecule test -s "$scenario" >"$logs/$scenario.log" 2>&1; then
+  # A scenario's containers have fixed names, so two checkouts on one machine
+  # running the same scenario would destroy each other's: the second waits.
+  if flock "/tmp/herd-molecule-$scenario.lock" molecule test -s "$scenario" >"$logs/$scenario.log" 2>&1; then
     echo "scenario $scenario: passed in $(( $(date +%s) - started )) s"
   else
     echo "scenario $scenario: FAILED after $(( $(date +%s) - started )) s; last lines of $logs/$scenario.log:"
