@@ -1,0 +1,1 @@
+"""Hosting: customers' orders become instances of a fleet inventory (`herd instance`)."""
