@@ -103,14 +103,18 @@ def _hint(error: jsonschema.ValidationError) -> str:
 
 
 def _message(error: jsonschema.ValidationError) -> str:
+    value, limit = error.instance, error.validator_value
     if error.validator in ("pattern", "enum", "minLength", "maxLength") and isinstance(
-            error.instance, str):
-        shown = error.instance if len(error.instance) <= 60 else error.instance[:57] + "..."
-        text = {"pattern": f"{shown!r} is refused",
-                "enum": f"{shown!r} is not one of {', '.join(map(str, error.validator_value))}",
-                "minLength": f"{shown!r} is too short",
-                "maxLength": f"{len(error.instance)} characters is more than "
-                             f"{error.validator_value}"}[error.validator]
+            value, str):
+        shown = value if len(value) <= 60 else value[:57] + "..."
+        if error.validator == "pattern":
+            text = f"{shown!r} is refused"
+        elif error.validator == "enum":
+            text = f"{shown!r} is not one of {', '.join(map(str, limit))}"
+        elif error.validator == "minLength":
+            text = f"{shown!r} is shorter than {limit} characters"
+        else:
+            text = f"{len(value)} characters is more than {limit}"
     elif error.validator == "not":
         text = f"{error.instance!r} is reserved (an Ansible or inventory group name)"
     else:
@@ -209,7 +213,11 @@ def accept(fleet: Fleet, order: Any) -> tuple[dict[str, Any], Plan, Machine, boo
     plans, machines = fleet.plans(), fleet.machines()
     errors = sorted(validator(plans, machines).iter_errors(order),
                     key=lambda error: (list(map(str, error.absolute_path)), error.message))
-    problems = list(dict.fromkeys(_message(error) for error in errors))
+    # One message per field (an empty text breaks both its length and its pattern).
+    by_field: dict[str, str] = {}
+    for error in errors:
+        by_field.setdefault(_where(error), _message(error))
+    problems = list(by_field.values())
     if problems:
         raise OrderRefused(problems)
     problems = check_values(order)
