@@ -47,14 +47,18 @@ def parser() -> argparse.ArgumentParser:
     deploying = commands.add_parser("deploy", help="run playbooks/site.yml for one instance")
     deploying.add_argument("name", help="the instance's name")
     deploying.add_argument("--dry-run", action="store_true", help="print the command only")
-    deploying.add_argument("extra", nargs=argparse.REMAINDER,
-                           help="after --: more ansible-playbook options (e.g. --check)")
+    deploying.epilog = "Options after -- go to ansible-playbook (e.g. -- --check --diff)."
     common(deploying)
     return main
 
 
 def run(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # What follows `--` goes to ansible-playbook untouched (herd instance deploy).
+    extra = argv[argv.index("--") + 1:] if "--" in argv else []
+    args = parser().parse_args(argv[:argv.index("--")] if "--" in argv else argv)
+    if extra and args.command != "deploy":
+        parser().error("options after -- are for herd instance deploy only")
     fleet = Fleet(args.fleet)
     log = StepLog(f"herd instance {args.command}")
     if args.command == "order":
@@ -67,7 +71,6 @@ def run(argv: list[str] | None = None) -> int:
             listing.add_facts(fleet, rows, args.vault_password_file)
         listing.show(rows, sys.stdout, args.json)
         return 0
-    extra = args.extra[1:] if args.extra[:1] == ["--"] else args.extra
     return deploy.deploy(fleet, args.name, log, args.vault_password_file, extra,
                          dry_run=args.dry_run)
 

@@ -61,8 +61,8 @@ def herd(fleet: Path, password_file: Path, capsys: pytest.CaptureFixture[str]
 
     def run(command: str, *args: str, fleet_dir: Path | None = None) -> tuple[int, str, str]:
         capsys.readouterr()
-        code = cli.main(["instance", command, *args, "--fleet", str(fleet_dir or fleet),
-                         "--vault-password-file", str(password_file)])
+        code = cli.main(["instance", command, "--fleet", str(fleet_dir or fleet),
+                         "--vault-password-file", str(password_file), *args])
         out = capsys.readouterr()
         return code, out.out, out.err
 
