@@ -283,3 +283,17 @@ def test_the_shipped_plans_and_machines_load():
     assert shipped.plans() and shipped.machines()
     for plan in shipped.plans().values():
         assert set(plan.variables) <= role_inputs()
+
+
+def test_an_order_waits_for_no_one_while_another_writes(herd, order_file, fleet):
+    import fcntl
+
+    descriptor = os.open(fleet, os.O_RDONLY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        before = snapshot(fleet)
+        code, _, err = herd("order", str(order_file()))
+    finally:
+        os.close(descriptor)
+    assert code == 7 and "another herd instance command is writing" in err
+    assert snapshot(fleet) == before
