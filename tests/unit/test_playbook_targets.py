@@ -25,7 +25,7 @@ PRODUCTION = {
     "data-tier.yml": [DB, DB],
     "web.yml": [WEB],
     "mastodon.yml": [APPS],
-    "upgrade.yml": [EVERY, APPS],
+    "upgrade.yml": [EVERY, APPS, APPS],
     "backup.yml": [EVERY, DB],
     "restore.yml": [EVERY, DB, APPS, DB, APPS],
     "maintenance.yml": [EVERY, APPS],
