@@ -15,6 +15,7 @@ import tempfile
 import threading
 import zlib
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
@@ -85,22 +86,40 @@ def mastodon_release(root: str) -> str:
     return ".".join(match.group(1) for match in numbers if match)
 
 
-def complete_backups(store: Store, log: StepLog) -> list[Manifest]:
-    """Backups that have a readable manifest, oldest first; nothing else counts."""
-    manifests = []
-    for backup_id in store.backup_ids():
+@dataclass
+class Catalog:
+    """What a target holds: every backup directory, by what its manifest says."""
+
+    ids: list[str]
+    manifests: list[Manifest]  # complete and readable, oldest first
+    unreadable: dict[str, str]  # backup id -> why its manifest was refused
+
+
+def catalog(store: Store, log: StepLog) -> Catalog:
+    """Read every manifest; one that cannot be read is reported (on stderr, naming the
+    backup) and set aside, so that it never stops the others from being used."""
+    ids = store.backup_ids()
+    manifests, unreadable = [], {}
+    for backup_id in ids:
         data = store.get(f"{backup_id}/{MANIFEST}")
         if data is None:
             continue
         try:
             manifests.append(Manifest.from_json(data, backup_id))
         except IntegrityError as error:
-            log.step("skip", backup=backup_id, reason=str(error))
-    return sorted(manifests, key=lambda m: m.finished)
+            unreadable[backup_id] = str(error)
+            log.step("skip unreadable manifest", backup=backup_id, reason=str(error))
+    return Catalog(ids, sorted(manifests, key=lambda m: m.finished), unreadable)
+
+
+def complete_backups(store: Store, log: StepLog) -> list[Manifest]:
+    """Backups that have a readable manifest, oldest first; nothing else counts."""
+    return catalog(store, log).manifests
 
 
 def choose(store: Store, log: StepLog, backup_id: str | None) -> Manifest:
-    manifests = complete_backups(store, log)
+    found = catalog(store, log)
+    manifests = found.manifests
     if backup_id in (None, "latest"):
         if not manifests:
             raise StorageError(f"no complete backup in {store.description}")
@@ -108,6 +127,9 @@ def choose(store: Store, log: StepLog, backup_id: str | None) -> Manifest:
     for manifest in manifests:
         if manifest.id == backup_id:
             return manifest
+    if backup_id in found.unreadable:
+        raise IntegrityError(f"backup {found.unreadable[backup_id]}; `herd-backup list` "
+                             "shows the backups that can be restored")
     raise ConfigError(f"backup id {backup_id!r}: no complete backup with that id in "
                       f"{store.description}; `herd-backup list` shows the ids")
 
@@ -536,22 +558,28 @@ def prune(config: Config, log: StepLog, dry_run: bool = False) -> list[str]:
     """Delete complete backups retention does not keep, and stale incomplete leftovers."""
     store = open_store(config.target)
     try:
-        manifests = complete_backups(store, log)
+        found = catalog(store, log)
+        manifests = found.manifests
         retention = config.retention
         keep = to_keep(manifests, retention.keep_daily, retention.keep_weekly,
                        retention.keep_monthly)
         doomed = [m.id for m in manifests if m.id not in keep]
         complete = {m.id for m in manifests}
-        for backup_id in store.backup_ids():
+        for backup_id in found.ids:
             started = id_time(backup_id)
             # Incomplete (no manifest) and old enough not to be a run still in progress.
-            if backup_id not in complete and started and now() - started > STALE_INCOMPLETE:
+            # A manifest that cannot be read is never reason enough to delete a backup.
+            if (backup_id not in complete and backup_id not in found.unreadable
+                    and started and now() - started > STALE_INCOMPLETE):
                 doomed.append(backup_id)
         for backup_id in doomed:
             log.step("would delete" if dry_run else "delete", backup=backup_id)
             if not dry_run:
                 store.delete_backup(backup_id)
-        log.step("pruned", kept=len(keep), deleted=len(doomed), dry_run=dry_run)
+        log.step("pruned", kept=len(keep), deleted=len(doomed), unknown=len(found.unreadable),
+                 dry_run=dry_run, **({"note": "backups with an unreadable manifest are kept; "
+                                              "inspect and delete them by hand"}
+                                     if found.unreadable else {}))
         return doomed
     finally:
         store.close()
