@@ -14,6 +14,8 @@ from herd.backup import crypto
 from herd.errors import ConfigError
 
 TARGET_TYPES = ("s3", "sftp", "local")
+# In a directory herd-backup creates 0700, never a world-writable one such as /run/lock.
+DEFAULT_LOCK_FILE = "/run/herd-backup/lock"
 
 
 @dataclass(frozen=True)
@@ -283,7 +285,7 @@ def parse(data: Any, source: str = "<config>") -> Config:
         retention=_retention(data),
         work_dir=str(_string(restore, "work_dir", "restore.", "/var/tmp")),  # noqa: S108 - files made 0600
         restore_jobs=_int(restore, "jobs", "restore.", 2, 1),
-        lock_file=str(_string(data, "lock_file", "", "/run/lock/herd-backup.lock")),
+        lock_file=str(_string(data, "lock_file", "", DEFAULT_LOCK_FILE)),
         status_file=_string(data, "status_file", "", "/var/lib/herd/backup.status"),
         source=source)
 

@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import socket
+import stat
 import tarfile
 import tempfile
 import threading
@@ -22,7 +23,7 @@ from typing import IO
 
 from herd.backup import crypto
 from herd.backup import database as pg
-from herd.backup.config import Config
+from herd.backup.config import DEFAULT_LOCK_FILE, Config
 from herd.backup.manifest import NAME as MANIFEST
 from herd.backup.manifest import STALE_INCOMPLETE, Manifest, Part, id_time, new_id, to_keep
 from herd.backup.pipeline import Digest, Gzip, IterReader, Tee, counted, gunzip
@@ -57,14 +58,44 @@ def checkpoint() -> None:
 
 @contextlib.contextmanager
 def lock(path: str) -> Iterator[None]:
-    """One herd-backup run at a time per host (backup, restore, verify, prune)."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with Path(path).open("a") as handle:
+    """One herd-backup run at a time per host (backup, restore, verify, prune).
+
+    The lock's directory is made 0700 and must belong to this user and be writable by
+    no one else: in a shared directory (the world-writable /run/lock) any local user
+    could hold the lock first, or plant a symlink for root to open."""
+    descriptor = _open_lock(Path(path))
+    with os.fdopen(descriptor, "rb") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise LockHeld(f"another herd-backup run holds {path}; this one did nothing") from None
         yield
+
+
+def _open_lock(path: Path) -> int:
+    parent = path.parent
+    try:
+        parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = os.lstat(parent)
+    except OSError as error:
+        raise ConfigError(f"lock_file: cannot create {parent} ({error.strerror}); set "
+                          "lock_file in a directory this user may create") from error
+    if (not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid()
+            or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)):
+        what = (f"mode {stat.S_IMODE(info.st_mode):04o}, owned by uid {info.st_uid}"
+                if stat.S_ISDIR(info.st_mode) else "not a directory")
+        raise ConfigError(
+            f"lock_file: {parent} is {what}; the lock's directory must belong to the user "
+            "running herd-backup and be writable by no one else, or other users could block "
+            f"or redirect the lock; use the default {DEFAULT_LOCK_FILE} (herd creates its "
+            "directory 0700)")
+    try:
+        return os.open(path, os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise ConfigError(f"lock_file: {path} is a symlink; herd never follows one there. "
+                              "Remove it") from error
+        raise ConfigError(f"lock_file: cannot open {path} ({error.strerror})") from error
 
 
 def _disk_error(error: OSError, where: str) -> StorageError:
