@@ -193,10 +193,14 @@ class S3Store:
             connect_timeout=min(target.timeout, 30), read_timeout=target.timeout,
             retries={"max_attempts": 3, "mode": "standard"},
             s3={"addressing_style": "path" if target.path_style else "auto"})
-        self.client = boto3.session.Session().client(
-            "s3", endpoint_url=target.endpoint_url, region_name=target.region,
-            aws_access_key_id=target.access_key_id,
-            aws_secret_access_key=target.secret_access_key, config=config)
+        try:
+            self.client = boto3.session.Session().client(
+                "s3", endpoint_url=target.endpoint_url, region_name=target.region,
+                aws_access_key_id=target.access_key_id,
+                aws_secret_access_key=target.secret_access_key, config=config)
+        except (ValueError, botocore.exceptions.BotoCoreError) as error:
+            # What config.py's checks let through and botocore still refuses.
+            raise ConfigError(f"target.endpoint_url / target.region: {error}") from error
 
     def _key(self, name: str) -> str:
         return f"{self.prefix}/{name}" if self.prefix else name
@@ -315,7 +319,10 @@ class SftpStore:
         self.root = target.path
         self.description = f"sftp://{target.user}@{target.host}:{target.port}{target.path}"
         self.client = paramiko.SSHClient()
-        entry = paramiko.hostkeys.HostKeyEntry.from_line(target.known_hosts_line)
+        try:
+            entry = paramiko.hostkeys.HostKeyEntry.from_line(target.known_hosts_line)
+        except (paramiko.SSHException, paramiko.hostkeys.InvalidHostKey, ValueError):
+            entry = None
         if entry is None or entry.key is None:
             raise ConfigError("target.known_hosts_line: paramiko cannot parse it; use one "
                               "line of `ssh-keyscan -p PORT HOST` output")
