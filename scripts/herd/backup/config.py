@@ -82,6 +82,17 @@ class FileItem:
 
 
 @dataclass(frozen=True)
+class RedisServer:
+    """Where herd asks for a fresh snapshot (BGSAVE) before it copies dump_file."""
+
+    host: str = "127.0.0.1"
+    port: int = 6379
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    save_timeout: int = 600
+
+
+@dataclass(frozen=True)
 class Retention:
     keep_daily: int = 7
     keep_weekly: int = 4
@@ -107,6 +118,7 @@ class Config:
     lock_file: str
     status_file: str | None
     source: str = ""
+    redis: RedisServer = field(default_factory=RedisServer)
 
 
 def _section(data: dict[str, Any], name: str) -> dict[str, Any]:
@@ -317,7 +329,16 @@ def parse(data: Any, source: str = "<config>") -> Config:
                           "relative to uploads_dir")
 
     redis = _section(data, "redis")
-    _unknown(redis, {"dump_file"}, "redis.")
+    _unknown(redis, {"dump_file", "host", "port", "user", "password_file", "save_timeout"},
+             "redis.")
+    password_file = _string(redis, "password_file", "redis.")
+    redis_server = RedisServer(
+        host=str(_string(redis, "host", "redis.", RedisServer.host)),
+        port=_int(redis, "port", "redis.", RedisServer.port, 1),
+        user=_string(redis, "user", "redis."),
+        password=_read_text(password_file, "redis.password_file").rstrip("\r\n")
+        if password_file else None,
+        save_timeout=_int(redis, "save_timeout", "redis.", RedisServer.save_timeout, 1))
     restore = _section(data, "restore")
     _unknown(restore, {"work_dir", "jobs"}, "restore.")
     return Config(
@@ -330,7 +351,7 @@ def parse(data: Any, source: str = "<config>") -> Config:
         restore_jobs=_int(restore, "jobs", "restore.", 2, 1),
         lock_file=str(_string(data, "lock_file", "", DEFAULT_LOCK_FILE)),
         status_file=_string(data, "status_file", "", "/var/lib/herd/backup.status"),
-        source=source)
+        source=source, redis=redis_server)
 
 
 def load(path: str) -> Config:

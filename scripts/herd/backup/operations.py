@@ -27,6 +27,7 @@ from herd.backup.config import DEFAULT_LOCK_FILE, Config
 from herd.backup.manifest import NAME as MANIFEST
 from herd.backup.manifest import STALE_INCOMPLETE, Manifest, Part, id_time, new_id, to_keep
 from herd.backup.pipeline import Digest, Gzip, IterReader, Tee, counted, gunzip
+from herd.backup.redis import snapshot as redis_snapshot
 from herd.backup.targets import Store, open_store
 from herd.errors import ConfigError, IntegrityError, Interrupted, LockHeld, StorageError
 from herd.log import StepLog
@@ -195,7 +196,8 @@ class Backup:
         elif uploads:
             self.log.step("skip", part=PART_UPLOADS, reason=f"{uploads} does not exist")
         redis = self.config.redis_dump
-        if redis and os.access(redis, os.R_OK):
+        # BGSAVE (just before the copy) writes dump_file when it is not there yet.
+        if redis and (os.access(redis, os.R_OK) or Path(redis).parent.is_dir()):
             plan.append((PART_REDIS, redis))
         elif redis:
             self.log.step("skip", part=PART_REDIS, reason=f"{redis} missing or unreadable")
@@ -276,6 +278,8 @@ class Backup:
             elif part == PART_UPLOADS:
                 self._tar(source, source_bytes)
             else:
+                if part == PART_REDIS:
+                    self._redis_snapshot()
                 mode = self._copy(source, source_bytes)
             if gzip:
                 gzip.close()
@@ -297,6 +301,12 @@ class Backup:
             assert dump.process.stdout is not None  # noqa: S101 - mode="read" sets it
             while chunk := dump.process.stdout.read(READ_SIZE):
                 out.write(chunk)
+
+    def _redis_snapshot(self) -> None:
+        server = self.config.redis
+        saved = redis_snapshot(server.host, server.port, server.user, server.password,
+                               server.save_timeout, self.log)
+        self.log.step("redis saved", lastsave=datetime.fromtimestamp(saved, UTC).isoformat())
 
     def _copy(self, source: str, out: Tee) -> int:
         with Path(source).open("rb") as file:
