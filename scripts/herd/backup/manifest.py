@@ -37,6 +37,8 @@ class Manifest:
     postgresql_server_version: str
     database: str
     tables: list[str] = field(default_factory=list)
+    # {"name", "schema"} of each extension of the source database (older backups: none).
+    extensions: list[dict[str, str]] = field(default_factory=list)
     parts: list[Part] = field(default_factory=list)
     format: int = FORMAT
     encryption: str = "AES-256-GCM, 1 MiB chunks (herd stream v1)"
@@ -59,6 +61,10 @@ class Manifest:
                 raise ValueError("parts: not a list of objects")
             raw["parts"] = [_typed(Part(**part), f"part {part.get('name')!r}") for part in parts]
             manifest = _typed(cls(**raw), "manifest")
+            if not all(isinstance(e, dict) and set(e) == {"name", "schema"}
+                       and all(isinstance(v, str) for v in e.values())
+                       for e in manifest.extensions):
+                raise ValueError(f"extensions: {manifest.extensions!r}")
             if manifest.id != where:
                 raise ValueError(f"it names backup {manifest.id!r}")
             for name in ("started_at", "finished_at"):

@@ -209,6 +209,7 @@ class Backup:
         db = config.database
         version = pg.server_version(db, log)  # also proves the database is up, before any upload
         tables = pg.tables(db, log, db.name)
+        extensions = pg.extensions(db, log, db.name)
         started = now()
         if self.dry_run:
             for part, source in plan:
@@ -228,7 +229,8 @@ class Backup:
                 id=backup_id, started_at=started.isoformat(), finished_at="",
                 host=socket.gethostname(), key_id=crypto.key_id(config.key),
                 mastodon_release=mastodon_release(config.mastodon_root),
-                postgresql_server_version=version, database=db.name, tables=tables)
+                postgresql_server_version=version, database=db.name, tables=tables,
+                extensions=extensions)
             try:
                 for part, source in plan:
                     manifest.parts.append(self._part(store, backup_id, part, source))
@@ -341,6 +343,7 @@ class Restore:
         self.config, self.log, self.dry_run = config, log, dry_run
         self.backup_id, self.parts, self.force_nonempty = backup_id, parts, force_nonempty
         self.database = database or config.database.name
+        self.extensions: list[dict[str, str]] = []  # of the chosen backup, set by run()
 
     def selected(self, manifest: Manifest) -> list[Part]:
         wanted = []
@@ -365,6 +368,7 @@ class Restore:
             manifest = choose(store, log, self.backup_id)
             check_key(config, manifest)
             parts = self.selected(manifest)
+            self.extensions = manifest.extensions
             log.step("selected", backup=manifest.id, parts=",".join(p.name for p in parts))
             db_part = next((p for p in parts if p.kind == "database"), None)
             create = False
@@ -401,6 +405,13 @@ class Restore:
     def _check_database(self, part: Part) -> bool:
         """Refuse a non-empty target database; True when it must be created."""
         db, log = self.config.database, self.log
+        missing = sorted({e["name"] for e in self.extensions}
+                         - pg.available_extensions(db, log))
+        if missing:
+            raise ConfigError(
+                f"database: the backup's database uses the extension(s) {', '.join(missing)}, "
+                "which this PostgreSQL server does not have; install them (most are in "
+                "Debian's postgresql-contrib, part of postgresql-N) and restore again")
         if not pg.exists(db, log, self.database):
             log.step("database missing", database=self.database, action="createdb -T template0")
             create = True
@@ -435,6 +446,7 @@ class Restore:
         db, log = self.config.database, self.log
         if create:
             pg.createdb(db, log, self.database)
+        pg.create_extensions(db, log, self.database, self.extensions)
         clean = self.force_nonempty and not create
         plain = Digest()
         chunks = self._decrypted(store, manifest, part, plain)
