@@ -217,6 +217,7 @@ class Backup:
             return None
         store = open_store(config.target)
         try:
+            abort_dead_uploads(store, log)
             backup_id = new_id(started)
             existing = set(store.backup_ids())
             suffix = 1
@@ -611,6 +612,8 @@ def prune(config: Config, log: StepLog, dry_run: bool = False) -> list[str]:
     """Delete complete backups retention does not keep, and stale incomplete leftovers."""
     store = open_store(config.target)
     try:
+        if not dry_run:
+            abort_dead_uploads(store, log)
         found = catalog(store, log)
         manifests = found.manifests
         retention = config.retention
@@ -636,6 +639,12 @@ def prune(config: Config, log: StepLog, dry_run: bool = False) -> list[str]:
         return doomed
     finally:
         store.close()
+
+
+def abort_dead_uploads(store: Store, log: StepLog) -> None:
+    """With the lock held: unfinished uploads are a killed run's (SIGKILL, power loss)."""
+    for key in store.abort_uploads():
+        log.step("aborted dead upload", key=key)
 
 
 def write_status(path: str | None, status: dict[str, object]) -> None:

@@ -38,6 +38,7 @@ class Store(Protocol):
     def backup_ids(self) -> list[str]: ...
     def names(self, backup_id: str) -> list[str]: ...
     def delete_backup(self, backup_id: str) -> None: ...
+    def abort_uploads(self) -> list[str]: ...
     def close(self) -> None: ...
 
 
@@ -113,6 +114,9 @@ class LocalStore:
 
     def delete_backup(self, backup_id: str) -> None:
         shutil.rmtree(self.root / backup_id, ignore_errors=True)
+
+    def abort_uploads(self) -> list[str]:
+        return []  # a dead run's .partial files sit in its directory: prune sees them
 
     def close(self) -> None:
         pass
@@ -274,6 +278,22 @@ class S3Store:
         except self.errors as error:
             raise _s3_error(f"deleting {backup_id}", error) from error
 
+    def abort_uploads(self) -> list[str]:
+        """Abort every unfinished multipart upload under the prefix. Only called with the
+        lock held, when no run of this host is uploading: they belong to dead runs (one
+        killed during its first part has no object yet, so no backup id lists it)."""
+        paginator = self.client.get_paginator("list_multipart_uploads")
+        aborted = []
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self._key("")):
+                for upload in page.get("Uploads", []):
+                    self.client.abort_multipart_upload(
+                        Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+                    aborted.append(upload["Key"])
+        except self.errors as error:
+            raise _s3_error(f"aborting dead uploads in {self.description}", error) from error
+        return aborted
+
     def close(self) -> None:
         self.client.close() if hasattr(self.client, "close") else None
 
@@ -411,6 +431,9 @@ class SftpStore:
         except OSError as error:
             if getattr(error, "errno", None) != errno.ENOENT:
                 raise StorageError(f"SFTP delete {backup_id}: {error}") from error
+
+    def abort_uploads(self) -> list[str]:
+        return []  # a dead run's .partial files sit in its directory: prune sees them
 
     def close(self) -> None:
         self.client.close()
