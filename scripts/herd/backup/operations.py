@@ -133,12 +133,12 @@ def catalog(store: Store, log: StepLog) -> Catalog:
     ids = store.backup_ids()
     manifests, unreadable = [], {}
     for backup_id in ids:
-        data = store.get(f"{backup_id}/{MANIFEST}")
-        if data is None:
-            continue
         try:
+            data = store.get(f"{backup_id}/{MANIFEST}")
+            if data is None:
+                continue
             manifests.append(Manifest.from_json(data, backup_id))
-        except IntegrityError as error:
+        except (IntegrityError, StorageError) as error:
             unreadable[backup_id] = str(error)
             log.step("skip unreadable manifest", backup=backup_id, reason=str(error))
     return Catalog(ids, sorted(manifests, key=lambda m: m.finished), unreadable)
@@ -155,6 +155,11 @@ def choose(store: Store, log: StepLog, backup_id: str | None) -> Manifest:
     if backup_id in (None, "latest"):
         if not manifests:
             raise StorageError(f"no complete backup in {store.description}")
+        newer = sorted(i for i in found.unreadable if i > manifests[-1].id)
+        if newer:
+            log.step("warning", chosen=manifests[-1].id, unreadable_newer=",".join(newer),
+                     note="the newest readable backup is older than these; pass --backup to "
+                          "choose explicitly")
         return manifests[-1]
     for manifest in manifests:
         if manifest.id == backup_id:

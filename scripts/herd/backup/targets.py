@@ -103,6 +103,8 @@ class LocalStore:
             return (self.root / name).read_bytes()
         except FileNotFoundError:
             return None
+        except OSError as error:  # a directory, or unreadable, where a manifest belongs
+            raise StorageError(f"reading {self.root / name}: {error.strerror}") from error
 
     def backup_ids(self) -> list[str]:
         if not self.root.is_dir():

@@ -78,3 +78,24 @@ def test_prune_keeps_a_backup_whose_manifest_it_cannot_read(setup, change, capsy
     assert sorted(p.name for p in store.iterdir()) == sorted([newest, odd])
     err = capsys.readouterr().err
     assert f'"backup": "{odd}"' in err and '"unknown": 1' in err
+
+
+def test_a_manifest_of_the_previous_release_still_reads(setup):
+    _, store = setup
+    backup_id = complete(store, operations.now())
+    data = json.loads((store / backup_id / "manifest.json").read_bytes())
+    del data["extensions"]  # written before herd recorded extensions
+    manifest = Manifest.from_json(json.dumps(data).encode(), backup_id)
+    assert (manifest.id, manifest.extensions) == (backup_id, [])
+
+
+def test_a_manifest_that_is_a_directory_is_skipped_not_fatal(setup, capsys):
+    cfg, store = setup
+    now = operations.now()
+    newest = complete(store, now - timedelta(days=1))
+    odd = new_id(now - timedelta(days=40))
+    (store / odd / "manifest.json").mkdir(parents=True)
+
+    assert operations.prune(cfg, StepLog("test", structured=True)) == []
+    assert sorted(p.name for p in store.iterdir()) == sorted([newest, odd])
+    assert f'"backup": "{odd}"' in capsys.readouterr().err
