@@ -2,7 +2,7 @@
 localhost): nothing is changed, and the message names the variable and the fix."""
 
 import pytest
-from conftest import preflight_of
+from conftest import documented_inputs, preflight_of
 
 KEY = "bW9sZWN1bGUtYmFja3VwLXRlc3Qta2V5LTMyYnl0ZSE="
 VALID = {"backup_encryption_key": KEY, "backup_s3_bucket": "b"}
@@ -37,3 +37,7 @@ def test_bad_input_is_refused_before_any_change(preflight, case):
 def test_good_input_passes(preflight):
     result = preflight()
     assert result.returncode == 0, (result.stdout + result.stderr)[-2000:]
+
+
+def test_readme_defaults_and_argument_specs_list_the_same_variables(repo_root):
+    assert documented_inputs(repo_root, "backup") == "consistent"

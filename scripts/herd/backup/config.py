@@ -4,8 +4,11 @@ Every refusal names the key and the fix. Validation only reads (files, the key);
 never contacts the target or the database.
 """
 
+import base64
 import json
 import os
+import re
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +17,8 @@ from herd.backup import crypto
 from herd.errors import ConfigError
 
 TARGET_TYPES = ("s3", "sftp", "local")
+# In a directory herd-backup creates 0700, never a world-writable one such as /run/lock.
+DEFAULT_LOCK_FILE = "/run/herd-backup/lock"
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,17 @@ class FileItem:
 
 
 @dataclass(frozen=True)
+class RedisServer:
+    """Where herd asks for a fresh snapshot (BGSAVE) before it copies dump_file."""
+
+    host: str = "127.0.0.1"
+    port: int = 6379
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    save_timeout: int = 600
+
+
+@dataclass(frozen=True)
 class Retention:
     keep_daily: int = 7
     keep_weekly: int = 4
@@ -102,6 +118,7 @@ class Config:
     lock_file: str
     status_file: str | None
     source: str = ""
+    redis: RedisServer = field(default_factory=RedisServer)
 
 
 def _section(data: dict[str, Any], name: str) -> dict[str, Any]:
@@ -162,8 +179,8 @@ def _target(data: dict[str, Any]) -> Target:
                               "the part size)")
         return S3Target(
             bucket=str(bucket), prefix=str(_string(section, "prefix", where, "")).strip("/"),
-            endpoint_url=_string(section, "endpoint_url", where),
-            region=_string(section, "region", where),
+            endpoint_url=_endpoint_url(_string(section, "endpoint_url", where)),
+            region=_region(_string(section, "region", where)),
             access_key_id=_string(section, "access_key_id", where),
             secret_access_key=secret, path_style=bool(section.get("path_style", False)),
             part_size=part_mib * 1024 * 1024, timeout=_int(section, "timeout", where, 60, 1))
@@ -188,11 +205,51 @@ def _target(data: dict[str, Any]) -> Target:
     return LocalTarget(path=str(path))
 
 
+def _endpoint_url(value: str | None) -> str | None:
+    fix = "use an http(s) URL such as https://s3.example.net or http://127.0.0.1:9000"
+    if value is None:
+        return None
+    try:
+        url = urllib.parse.urlsplit(value)
+        url.port  # noqa: B018 - raises ValueError when out of range or not a number
+    except ValueError as error:
+        raise ConfigError(f"target.endpoint_url: {value!r} is not a URL ({error}); {fix}") \
+            from error
+    if (url.scheme not in ("http", "https") or not url.hostname or url.query or url.fragment
+            or any(c.isspace() for c in value)):
+        raise ConfigError(f"target.endpoint_url: {value!r} is not an http(s) URL of a host; "
+                          f"{fix}")
+    return value
+
+
+# Region names go into host names (s3.REGION.amazonaws.com): one DNS label.
+REGION = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+
+
+def _region(value: str | None) -> str | None:
+    if value is not None and not REGION.fullmatch(value):
+        raise ConfigError(f"target.region: {value!r} is not a region name (letters, digits "
+                          "and inner hyphens, e.g. us-east-1 or garage); set the region your "
+                          "S3 provider documents, or leave it empty")
+    return value
+
+
 def _check_known_hosts_line(line: str) -> None:
     fields = line.split()
-    if len(fields) < 3 or not fields[1].startswith(("ssh-", "ecdsa-")):
+    if len(fields) < 3 or not fields[1].startswith(("ssh-", "ecdsa-", "sk-")):
         raise ConfigError("target.known_hosts_line: expected `HOST KEYTYPE BASE64KEY` "
                           f"(one line of known_hosts), got {line[:60]!r}")
+    # The key blob starts with its own type name (RFC 4253 6.6): a truncated or mangled
+    # line, or a key pasted under the wrong type, is refused here, not mid-connection.
+    try:
+        blob = base64.b64decode(fields[2], validate=True)
+    except ValueError:
+        blob = b""
+    size = int.from_bytes(blob[:4], "big")
+    if blob[4:4 + size] != fields[1].encode() or len(blob) <= 4 + size:
+        raise ConfigError(f"target.known_hosts_line: the {fields[1]} key {fields[2][:24]!r}... "
+                          "is not a base64 key of that type; copy the line again from "
+                          "`ssh-keyscan -p PORT HOST` (checked out of band)")
 
 
 def _read_text(path: str, key: str) -> str:
@@ -272,7 +329,16 @@ def parse(data: Any, source: str = "<config>") -> Config:
                           "relative to uploads_dir")
 
     redis = _section(data, "redis")
-    _unknown(redis, {"dump_file"}, "redis.")
+    _unknown(redis, {"dump_file", "host", "port", "user", "password_file", "save_timeout"},
+             "redis.")
+    password_file = _string(redis, "password_file", "redis.")
+    redis_server = RedisServer(
+        host=str(_string(redis, "host", "redis.", RedisServer.host)),
+        port=_int(redis, "port", "redis.", RedisServer.port, 1),
+        user=_string(redis, "user", "redis."),
+        password=_read_text(password_file, "redis.password_file").rstrip("\r\n")
+        if password_file else None,
+        save_timeout=_int(redis, "save_timeout", "redis.", RedisServer.save_timeout, 1))
     restore = _section(data, "restore")
     _unknown(restore, {"work_dir", "jobs"}, "restore.")
     return Config(
@@ -283,9 +349,9 @@ def parse(data: Any, source: str = "<config>") -> Config:
         retention=_retention(data),
         work_dir=str(_string(restore, "work_dir", "restore.", "/var/tmp")),  # noqa: S108 - files made 0600
         restore_jobs=_int(restore, "jobs", "restore.", 2, 1),
-        lock_file=str(_string(data, "lock_file", "", "/run/lock/herd-backup.lock")),
+        lock_file=str(_string(data, "lock_file", "", DEFAULT_LOCK_FILE)),
         status_file=_string(data, "status_file", "", "/var/lib/herd/backup.status"),
-        source=source)
+        source=source, redis=redis_server)
 
 
 def load(path: str) -> Config:

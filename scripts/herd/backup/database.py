@@ -59,6 +59,38 @@ USER_OBJECTS_SQL = ("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oi
                     "AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'")
 
 
+EXTENSIONS_SQL = ("SELECT e.extname || ' ' || n.nspname FROM pg_extension e "
+                  "JOIN pg_namespace n ON n.oid = e.extnamespace ORDER BY e.extname")
+
+
+def quote_ident(value: str) -> str:
+    return '"' + value.replace('"', '""') + '"'
+
+
+def extensions(db: Database, log: StepLog, name: str) -> list[dict[str, str]]:
+    """The database's extensions and their schemas: pg_restore -n public leaves them out."""
+    return [dict(zip(("name", "schema"), row.split(" ", 1), strict=True))
+            for row in query(db, log, EXTENSIONS_SQL, name)]
+
+
+def available_extensions(db: Database, log: StepLog) -> set[str]:
+    return set(query(db, log, "SELECT name FROM pg_available_extensions", "postgres"))
+
+
+def create_extensions(db: Database, log: StepLog, name: str,
+                      wanted: list[dict[str, str]]) -> None:
+    """Before pg_restore: the extensions (in their schemas) the restored objects use."""
+    if not wanted:
+        return
+    sql = "".join(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(e['schema'])}; "
+                  f"CREATE EXTENSION IF NOT EXISTS {quote_ident(e['name'])} "
+                  f"WITH SCHEMA {quote_ident(e['schema'])}; "
+                  for e in wanted if e["schema"] != "pg_catalog")
+    sql += "".join(f"CREATE EXTENSION IF NOT EXISTS {quote_ident(e['name'])}; "
+                   for e in wanted if e["schema"] == "pg_catalog")  # plpgsql
+    query(db, log, sql, name)
+
+
 def tables(db: Database, log: StepLog, name: str) -> list[str]:
     return query(db, log, TABLES_SQL, name)
 

@@ -2,7 +2,7 @@
 retention rule that decides which complete backups prune keeps."""
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -37,6 +37,8 @@ class Manifest:
     postgresql_server_version: str
     database: str
     tables: list[str] = field(default_factory=list)
+    # {"name", "schema"} of each extension of the source database (older backups: none).
+    extensions: list[dict[str, str]] = field(default_factory=list)
     parts: list[Part] = field(default_factory=list)
     format: int = FORMAT
     encryption: str = "AES-256-GCM, 1 MiB chunks (herd stream v1)"
@@ -46,13 +48,28 @@ class Manifest:
 
     @classmethod
     def from_json(cls, data: bytes, where: str) -> "Manifest":
+        """Parse and check a stored manifest; IntegrityError says what is wrong with it."""
         try:
-            raw: dict[str, Any] = json.loads(data)
+            raw: Any = json.loads(data)
+            if not isinstance(raw, dict):
+                raise ValueError(f"a JSON {type(raw).__name__}, not an object")
             if raw.get("format") != FORMAT:
                 raise IntegrityError(f"{where}: manifest format {raw.get('format')!r} is not "
                                      f"supported by this herd (it reads {FORMAT})")
-            raw["parts"] = [Part(**part) for part in raw.get("parts", [])]
-            return cls(**raw)
+            parts = raw.get("parts", [])
+            if not isinstance(parts, list) or not all(isinstance(p, dict) for p in parts):
+                raise ValueError("parts: not a list of objects")
+            raw["parts"] = [_typed(Part(**part), f"part {part.get('name')!r}") for part in parts]
+            manifest = _typed(cls(**raw), "manifest")
+            if not all(isinstance(e, dict) and set(e) == {"name", "schema"}
+                       and all(isinstance(v, str) for v in e.values())
+                       for e in manifest.extensions):
+                raise ValueError(f"extensions: {manifest.extensions!r}")
+            if manifest.id != where:
+                raise ValueError(f"it names backup {manifest.id!r}")
+            for name in ("started_at", "finished_at"):
+                _utc_time(getattr(manifest, name), name)
+            return manifest
         except (ValueError, TypeError) as error:
             raise IntegrityError(f"{where}: manifest is unreadable: {error}") from error
 
@@ -66,6 +83,31 @@ class Manifest:
     @property
     def size(self) -> int:
         return sum(part.size for part in self.parts)
+
+
+_ALLOWED: dict[Any, tuple[type, ...]] = {
+    str: (str,), int: (int,), int | None: (int, type(None)), list[str]: (list,)}
+
+
+def _typed(record: Any, what: str) -> Any:
+    """The dataclass with every str and int field of the type it declares (JSON can hold
+    anything: a number where a name belongs would fail much later, mid-restore)."""
+    for item in fields(record):
+        value = getattr(record, item.name)
+        allowed = _ALLOWED.get(item.type)
+        if allowed and (not isinstance(value, allowed) or isinstance(value, bool)):
+            raise ValueError(f"{what}: {item.name} is {value!r}")
+    return record
+
+
+def _utc_time(value: str, name: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{name} is {value!r}, not an ISO 8601 time") from None
+    if moment.utcoffset() is None:
+        raise ValueError(f"{name} is {value!r}, a time without UTC offset")
+    return moment
 
 
 def new_id(now: datetime) -> str:

@@ -10,21 +10,24 @@ import os
 import re
 import shutil
 import socket
+import stat
 import tarfile
 import tempfile
 import threading
 import zlib
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
 from herd.backup import crypto
 from herd.backup import database as pg
-from herd.backup.config import Config
+from herd.backup.config import DEFAULT_LOCK_FILE, Config
 from herd.backup.manifest import NAME as MANIFEST
 from herd.backup.manifest import STALE_INCOMPLETE, Manifest, Part, id_time, new_id, to_keep
 from herd.backup.pipeline import Digest, Gzip, IterReader, Tee, counted, gunzip
+from herd.backup.redis import snapshot as redis_snapshot
 from herd.backup.targets import Store, open_store
 from herd.errors import ConfigError, IntegrityError, Interrupted, LockHeld, StorageError
 from herd.log import StepLog
@@ -56,14 +59,44 @@ def checkpoint() -> None:
 
 @contextlib.contextmanager
 def lock(path: str) -> Iterator[None]:
-    """One herd-backup run at a time per host (backup, restore, verify, prune)."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with Path(path).open("a") as handle:
+    """One herd-backup run at a time per host (backup, restore, verify, prune).
+
+    The lock's directory is made 0700 and must belong to this user and be writable by
+    no one else: in a shared directory (the world-writable /run/lock) any local user
+    could hold the lock first, or plant a symlink for root to open."""
+    descriptor = _open_lock(Path(path))
+    with os.fdopen(descriptor, "rb") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise LockHeld(f"another herd-backup run holds {path}; this one did nothing") from None
         yield
+
+
+def _open_lock(path: Path) -> int:
+    parent = path.parent
+    try:
+        parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = os.lstat(parent)
+    except OSError as error:
+        raise ConfigError(f"lock_file: cannot create {parent} ({error.strerror}); set "
+                          "lock_file in a directory this user may create") from error
+    if (not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid()
+            or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)):
+        what = (f"mode {stat.S_IMODE(info.st_mode):04o}, owned by uid {info.st_uid}"
+                if stat.S_ISDIR(info.st_mode) else "not a directory")
+        raise ConfigError(
+            f"lock_file: {parent} is {what}; the lock's directory must belong to the user "
+            "running herd-backup and be writable by no one else, or other users could block "
+            f"or redirect the lock; use the default {DEFAULT_LOCK_FILE} (herd creates its "
+            "directory 0700)")
+    try:
+        return os.open(path, os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise ConfigError(f"lock_file: {path} is a symlink; herd never follows one there. "
+                              "Remove it") from error
+        raise ConfigError(f"lock_file: cannot open {path} ({error.strerror})") from error
 
 
 def _disk_error(error: OSError, where: str) -> StorageError:
@@ -85,29 +118,55 @@ def mastodon_release(root: str) -> str:
     return ".".join(match.group(1) for match in numbers if match)
 
 
+@dataclass
+class Catalog:
+    """What a target holds: every backup directory, by what its manifest says."""
+
+    ids: list[str]
+    manifests: list[Manifest]  # complete and readable, oldest first
+    unreadable: dict[str, str]  # backup id -> why its manifest was refused
+
+
+def catalog(store: Store, log: StepLog) -> Catalog:
+    """Read every manifest; one that cannot be read is reported (on stderr, naming the
+    backup) and set aside, so that it never stops the others from being used."""
+    ids = store.backup_ids()
+    manifests, unreadable = [], {}
+    for backup_id in ids:
+        try:
+            data = store.get(f"{backup_id}/{MANIFEST}")
+            if data is None:
+                continue
+            manifests.append(Manifest.from_json(data, backup_id))
+        except (IntegrityError, StorageError) as error:
+            unreadable[backup_id] = str(error)
+            log.step("skip unreadable manifest", backup=backup_id, reason=str(error))
+    return Catalog(ids, sorted(manifests, key=lambda m: m.finished), unreadable)
+
+
 def complete_backups(store: Store, log: StepLog) -> list[Manifest]:
     """Backups that have a readable manifest, oldest first; nothing else counts."""
-    manifests = []
-    for backup_id in store.backup_ids():
-        data = store.get(f"{backup_id}/{MANIFEST}")
-        if data is None:
-            continue
-        try:
-            manifests.append(Manifest.from_json(data, backup_id))
-        except IntegrityError as error:
-            log.step("skip", backup=backup_id, reason=str(error))
-    return sorted(manifests, key=lambda m: m.finished)
+    return catalog(store, log).manifests
 
 
 def choose(store: Store, log: StepLog, backup_id: str | None) -> Manifest:
-    manifests = complete_backups(store, log)
+    found = catalog(store, log)
+    manifests = found.manifests
     if backup_id in (None, "latest"):
         if not manifests:
             raise StorageError(f"no complete backup in {store.description}")
+        newer = sorted(i for i in found.unreadable if i > manifests[-1].id)
+        if newer:
+            log.step("warning", chosen=manifests[-1].id, unreadable_newer=",".join(newer),
+                     note="the newest readable backup is older than these; pass --backup to "
+                          "choose explicitly")
         return manifests[-1]
     for manifest in manifests:
         if manifest.id == backup_id:
             return manifest
+    if backup_id in found.unreadable:
+        raise IntegrityError(f"backup {found.unreadable[backup_id]}; `herd-backup list` "
+                             "shows the backups that can be restored")
     raise ConfigError(f"backup id {backup_id!r}: no complete backup with that id in "
                       f"{store.description}; `herd-backup list` shows the ids")
 
@@ -142,7 +201,8 @@ class Backup:
         elif uploads:
             self.log.step("skip", part=PART_UPLOADS, reason=f"{uploads} does not exist")
         redis = self.config.redis_dump
-        if redis and os.access(redis, os.R_OK):
+        # BGSAVE (just before the copy) writes dump_file when it is not there yet.
+        if redis and (os.access(redis, os.R_OK) or Path(redis).parent.is_dir()):
             plan.append((PART_REDIS, redis))
         elif redis:
             self.log.step("skip", part=PART_REDIS, reason=f"{redis} missing or unreadable")
@@ -154,6 +214,7 @@ class Backup:
         db = config.database
         version = pg.server_version(db, log)  # also proves the database is up, before any upload
         tables = pg.tables(db, log, db.name)
+        extensions = pg.extensions(db, log, db.name)
         started = now()
         if self.dry_run:
             for part, source in plan:
@@ -161,6 +222,7 @@ class Backup:
             return None
         store = open_store(config.target)
         try:
+            abort_dead_uploads(store, log)
             backup_id = new_id(started)
             existing = set(store.backup_ids())
             suffix = 1
@@ -173,7 +235,8 @@ class Backup:
                 id=backup_id, started_at=started.isoformat(), finished_at="",
                 host=socket.gethostname(), key_id=crypto.key_id(config.key),
                 mastodon_release=mastodon_release(config.mastodon_root),
-                postgresql_server_version=version, database=db.name, tables=tables)
+                postgresql_server_version=version, database=db.name, tables=tables,
+                extensions=extensions)
             try:
                 for part, source in plan:
                     manifest.parts.append(self._part(store, backup_id, part, source))
@@ -223,6 +286,8 @@ class Backup:
             elif part == PART_UPLOADS:
                 self._tar(source, source_bytes)
             else:
+                if part == PART_REDIS:
+                    self._redis_snapshot()
                 mode = self._copy(source, source_bytes)
             if gzip:
                 gzip.close()
@@ -244,6 +309,12 @@ class Backup:
             assert dump.process.stdout is not None  # noqa: S101 - mode="read" sets it
             while chunk := dump.process.stdout.read(READ_SIZE):
                 out.write(chunk)
+
+    def _redis_snapshot(self) -> None:
+        server = self.config.redis
+        saved = redis_snapshot(server.host, server.port, server.user, server.password,
+                               server.save_timeout, self.log)
+        self.log.step("redis saved", lastsave=datetime.fromtimestamp(saved, UTC).isoformat())
 
     def _copy(self, source: str, out: Tee) -> int:
         with Path(source).open("rb") as file:
@@ -278,6 +349,7 @@ class Restore:
         self.config, self.log, self.dry_run = config, log, dry_run
         self.backup_id, self.parts, self.force_nonempty = backup_id, parts, force_nonempty
         self.database = database or config.database.name
+        self.extensions: list[dict[str, str]] = []  # of the chosen backup, set by run()
 
     def selected(self, manifest: Manifest) -> list[Part]:
         wanted = []
@@ -302,6 +374,7 @@ class Restore:
             manifest = choose(store, log, self.backup_id)
             check_key(config, manifest)
             parts = self.selected(manifest)
+            self.extensions = manifest.extensions
             log.step("selected", backup=manifest.id, parts=",".join(p.name for p in parts))
             db_part = next((p for p in parts if p.kind == "database"), None)
             create = False
@@ -338,6 +411,13 @@ class Restore:
     def _check_database(self, part: Part) -> bool:
         """Refuse a non-empty target database; True when it must be created."""
         db, log = self.config.database, self.log
+        missing = sorted({e["name"] for e in self.extensions}
+                         - pg.available_extensions(db, log))
+        if missing:
+            raise ConfigError(
+                f"database: the backup's database uses the extension(s) {', '.join(missing)}, "
+                "which this PostgreSQL server does not have; install them (most are in "
+                "Debian's postgresql-contrib, part of postgresql-N) and restore again")
         if not pg.exists(db, log, self.database):
             log.step("database missing", database=self.database, action="createdb -T template0")
             create = True
@@ -372,6 +452,7 @@ class Restore:
         db, log = self.config.database, self.log
         if create:
             pg.createdb(db, log, self.database)
+        pg.create_extensions(db, log, self.database, self.extensions)
         clean = self.force_nonempty and not create
         plain = Digest()
         chunks = self._decrypted(store, manifest, part, plain)
@@ -536,25 +617,39 @@ def prune(config: Config, log: StepLog, dry_run: bool = False) -> list[str]:
     """Delete complete backups retention does not keep, and stale incomplete leftovers."""
     store = open_store(config.target)
     try:
-        manifests = complete_backups(store, log)
+        if not dry_run:
+            abort_dead_uploads(store, log)
+        found = catalog(store, log)
+        manifests = found.manifests
         retention = config.retention
         keep = to_keep(manifests, retention.keep_daily, retention.keep_weekly,
                        retention.keep_monthly)
         doomed = [m.id for m in manifests if m.id not in keep]
         complete = {m.id for m in manifests}
-        for backup_id in store.backup_ids():
+        for backup_id in found.ids:
             started = id_time(backup_id)
             # Incomplete (no manifest) and old enough not to be a run still in progress.
-            if backup_id not in complete and started and now() - started > STALE_INCOMPLETE:
+            # A manifest that cannot be read is never reason enough to delete a backup.
+            if (backup_id not in complete and backup_id not in found.unreadable
+                    and started and now() - started > STALE_INCOMPLETE):
                 doomed.append(backup_id)
         for backup_id in doomed:
             log.step("would delete" if dry_run else "delete", backup=backup_id)
             if not dry_run:
                 store.delete_backup(backup_id)
-        log.step("pruned", kept=len(keep), deleted=len(doomed), dry_run=dry_run)
+        log.step("pruned", kept=len(keep), deleted=len(doomed), unknown=len(found.unreadable),
+                 dry_run=dry_run, **({"note": "backups with an unreadable manifest are kept; "
+                                              "inspect and delete them by hand"}
+                                     if found.unreadable else {}))
         return doomed
     finally:
         store.close()
+
+
+def abort_dead_uploads(store: Store, log: StepLog) -> None:
+    """With the lock held: unfinished uploads are a killed run's (SIGKILL, power loss)."""
+    for key in store.abort_uploads():
+        log.step("aborted dead upload", key=key)
 
 
 def write_status(path: str | None, status: dict[str, object]) -> None:

@@ -38,6 +38,7 @@ class Store(Protocol):
     def backup_ids(self) -> list[str]: ...
     def names(self, backup_id: str) -> list[str]: ...
     def delete_backup(self, backup_id: str) -> None: ...
+    def abort_uploads(self) -> list[str]: ...
     def close(self) -> None: ...
 
 
@@ -102,6 +103,8 @@ class LocalStore:
             return (self.root / name).read_bytes()
         except FileNotFoundError:
             return None
+        except OSError as error:  # a directory, or unreadable, where a manifest belongs
+            raise StorageError(f"reading {self.root / name}: {error.strerror}") from error
 
     def backup_ids(self) -> list[str]:
         if not self.root.is_dir():
@@ -113,6 +116,9 @@ class LocalStore:
 
     def delete_backup(self, backup_id: str) -> None:
         shutil.rmtree(self.root / backup_id, ignore_errors=True)
+
+    def abort_uploads(self) -> list[str]:
+        return []  # a dead run's .partial files sit in its directory: prune sees them
 
     def close(self) -> None:
         pass
@@ -193,10 +199,14 @@ class S3Store:
             connect_timeout=min(target.timeout, 30), read_timeout=target.timeout,
             retries={"max_attempts": 3, "mode": "standard"},
             s3={"addressing_style": "path" if target.path_style else "auto"})
-        self.client = boto3.session.Session().client(
-            "s3", endpoint_url=target.endpoint_url, region_name=target.region,
-            aws_access_key_id=target.access_key_id,
-            aws_secret_access_key=target.secret_access_key, config=config)
+        try:
+            self.client = boto3.session.Session().client(
+                "s3", endpoint_url=target.endpoint_url, region_name=target.region,
+                aws_access_key_id=target.access_key_id,
+                aws_secret_access_key=target.secret_access_key, config=config)
+        except (ValueError, botocore.exceptions.BotoCoreError) as error:
+            # What config.py's checks let through and botocore still refuses.
+            raise ConfigError(f"target.endpoint_url / target.region: {error}") from error
 
     def _key(self, name: str) -> str:
         return f"{self.prefix}/{name}" if self.prefix else name
@@ -270,6 +280,22 @@ class S3Store:
         except self.errors as error:
             raise _s3_error(f"deleting {backup_id}", error) from error
 
+    def abort_uploads(self) -> list[str]:
+        """Abort every unfinished multipart upload under the prefix. Only called with the
+        lock held, when no run of this host is uploading: they belong to dead runs (one
+        killed during its first part has no object yet, so no backup id lists it)."""
+        paginator = self.client.get_paginator("list_multipart_uploads")
+        aborted = []
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self._key("")):
+                for upload in page.get("Uploads", []):
+                    self.client.abort_multipart_upload(
+                        Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+                    aborted.append(upload["Key"])
+        except self.errors as error:
+            raise _s3_error(f"aborting dead uploads in {self.description}", error) from error
+        return aborted
+
     def close(self) -> None:
         self.client.close() if hasattr(self.client, "close") else None
 
@@ -315,7 +341,10 @@ class SftpStore:
         self.root = target.path
         self.description = f"sftp://{target.user}@{target.host}:{target.port}{target.path}"
         self.client = paramiko.SSHClient()
-        entry = paramiko.hostkeys.HostKeyEntry.from_line(target.known_hosts_line)
+        try:
+            entry = paramiko.hostkeys.HostKeyEntry.from_line(target.known_hosts_line)
+        except (paramiko.SSHException, paramiko.hostkeys.InvalidHostKey, ValueError):
+            entry = None
         if entry is None or entry.key is None:
             raise ConfigError("target.known_hosts_line: paramiko cannot parse it; use one "
                               "line of `ssh-keyscan -p PORT HOST` output")
@@ -404,6 +433,9 @@ class SftpStore:
         except OSError as error:
             if getattr(error, "errno", None) != errno.ENOENT:
                 raise StorageError(f"SFTP delete {backup_id}: {error}") from error
+
+    def abort_uploads(self) -> list[str]:
+        return []  # a dead run's .partial files sit in its directory: prune sees them
 
     def close(self) -> None:
         self.client.close()

@@ -6,6 +6,7 @@
                                         [--database NAME] [--force-nonempty] [--dry-run]
     herd-backup [--config FILE] verify [--backup ID]
     herd-backup [--config FILE] prune [--dry-run]
+    herd-backup [--config FILE] check [--offline]
 
 Exit codes: 0 ok, 2 bad configuration or input (nothing changed), 3 a command such as
 pg_dump failed, 4 the backup target or local disk failed, 5 integrity (checksum, wrong
@@ -60,7 +61,11 @@ def parser() -> argparse.ArgumentParser:
     verify.add_argument("--backup", default=None, help="backup id (default: the latest)")
     prune = commands.add_parser("prune", help="apply retention")
     prune.add_argument("--dry-run", action="store_true", help="only say what would be deleted")
-    commands.add_parser("check", help="validate the configuration and the key; touch nothing")
+    check = commands.add_parser(
+        "check", help="validate the configuration and the key, then list the target (proves "
+                      "endpoint, credentials and bucket); write nothing")
+    check.add_argument("--offline", action="store_true",
+                       help="validate the configuration and the key only; contact nothing")
     failed = commands.add_parser(
         "mark-failed", help="record a failure in the status file (systemd OnFailure=)")
     failed.add_argument("--unit", default="herd-backup.service", help="the unit that failed")
@@ -90,6 +95,13 @@ def run(argv: list[str] | None = None) -> int:
     config = backup_config.load(args.config)
     if args.command == "check":
         log.step("configuration ok", config=args.config, target=config.target.type)
+        if not args.offline:
+            store = open_store(config.target)
+            try:
+                found = len(store.backup_ids())
+            finally:
+                store.close()
+            log.step("target ok", target=store.description, backups=found)
         return 0
     if args.command == "mark-failed":
         _mark_failed(config, args.unit)

@@ -176,3 +176,24 @@ def test_bad_config_refused_before_any_change(site, tmp_path):
     assert result.returncode == CONFIG
     assert "target.bucket: required" in result.stderr
     assert not (site.tmp / "backup.status").exists()
+
+
+def test_multipart_upload_of_a_killed_run_is_aborted_by_the_next(site, s3_target, s3_server,
+                                                                 proxy):
+    relay = proxy(bytes_per_second=1024 * 1024)
+    slow = site.config({**s3_target, "endpoint_url": f"http://127.0.0.1:{relay.port}"})
+    running = start_cli(slow, "backup")
+    wait_for_line(running.stderr, '"part": "database.dump"')
+    while relay.forwarded < 1024 * 1024:  # inside the first part of the multipart upload
+        time.sleep(0.05)
+    running.kill()  # SIGKILL: no clean-up of its own
+    running.communicate(timeout=30)
+    client, bucket = s3_server.client(), s3_target["bucket"]
+    assert client.list_multipart_uploads(Bucket=bucket).get("Uploads"), "precondition"
+    assert client.list_objects_v2(Bucket=bucket)["KeyCount"] == 0, "not even listed by prune"
+
+    direct = site.config(s3_target)
+    made = run_cli(direct, "backup")
+    assert made.returncode == 0, made.stderr
+    assert client.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    assert "aborted dead upload" in made.stderr

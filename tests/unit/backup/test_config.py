@@ -143,3 +143,26 @@ def test_load_refuses_a_broken_file(tmp_path):
         config.load(str(broken))
     with pytest.raises(ConfigError, match="--config: cannot read"):
         config.load(str(tmp_path / "absent.yml"))
+
+
+@pytest.mark.parametrize("endpoint", ["https://s3.fr-par.scw.cloud", "http://127.0.0.1:9000",
+                                      "http://[::1]:3900", "https://minio.example.net/"])
+@pytest.mark.parametrize("region", ["us-east-1", "garage", "fr-par", "eu-central-003"])
+def test_real_world_endpoints_and_regions_are_accepted(key_file, endpoint, region):
+    parsed = config.parse(good(key_file, target={"type": "s3", "bucket": "b",
+                                                 "endpoint_url": endpoint, "region": region}))
+    assert (parsed.target.endpoint_url, parsed.target.region) == (endpoint, region)
+
+
+@pytest.mark.parametrize("kind", ["ed25519", "rsa", "ecdsa"])
+def test_known_hosts_lines_from_ssh_keygen_are_accepted(key_file, ssh_key, tmp_path, kind):
+    import subprocess
+
+    subprocess.run(["ssh-keygen", "-q", "-t", kind, "-N", "", "-f", str(tmp_path / kind)],
+                   check=True)
+    line = "[backup.example]:2222 " + " ".join(
+        (tmp_path / f"{kind}.pub").read_text().split()[:2])
+    parsed = config.parse(good(key_file, target={"type": "sftp", "host": "backup.example",
+                                                 "key_file": ssh_key,
+                                                 "known_hosts_line": line}))
+    assert parsed.target.known_hosts_line == line
