@@ -12,7 +12,7 @@ python=${HERD_PYTHON:-python3}
 
 system_packages=(podman runc debootstrap uidmap slirp4netns make git
   postgresql redis-server openssh-server openssh-client pebble testssl.sh nginx
-  python3-venv ruby nodejs)
+  python3-venv ruby nodejs npm)
 
 missing_system_packages() {
   local pkg

@@ -114,3 +114,12 @@ def test_site_terms_is_refused_naming_the_privacy_policy(preflight):
 def test_privacy_policy_passes(preflight):
     result = preflight(mastodon_site_privacy_policy="# Privacy\n\nWe keep IPs 30 days.")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(("variable", "value"), [
+    ("mastodon_node_version", "24"), ("mastodon_node_version", "v24.17.0"),
+    ("mastodon_node_dist_url", "nodejs.org/dist")])
+def test_binary_node_needs_an_exact_release_and_a_url(preflight, variable, value):
+    """The release's files are named by its full version (nodejs.org/dist/v24.17.0/)."""
+    result = preflight(mastodon_node_source="binary", **{variable: value})
+    assert refused(result, variable, value)

@@ -115,3 +115,23 @@ def test_operations_playbooks_skip_the_sources(run_preflight, closed_port):
         **BASE, **sources_at(f"http://127.0.0.1:{closed_port}"),
         "herd_preflight_operations": ["maintenance"]})
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_binary_node_source_is_probed_by_its_checksum_file(run_preflight, mirror,
+                                                                closed_port):
+    """mastodon_node_source: binary downloads v<version>/SHASUMS256.txt and the tarball it
+    names from mastodon_node_dist_url (nodejs.org/dist's layout); NodeSource is unused."""
+    _Mirror.seen.clear()
+    closed = sources_at(f"http://127.0.0.1:{closed_port}")
+    options = {**BASE, "mastodon_git_url": f"{mirror}/mastodon.git",
+               "mastodon_node_source": "binary", "mastodon_node_version": "24.17.0",
+               "mastodon_ruby_source": "debian",
+               "mastodon_nodesource_repo_url": closed["mastodon_nodesource_repo_url"],
+               "mastodon_nodesource_key_url": closed["mastodon_nodesource_key_url"]}
+    result = run_preflight("mastodon", {**options, "mastodon_node_dist_url": f"{mirror}/node"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "/node/v24.17.0/SHASUMS256.txt" in _Mirror.seen
+    result = run_preflight("mastodon", {**options,
+                                        "mastodon_node_dist_url": f"http://127.0.0.1:{closed_port}/node"})
+    assert refused(result, "cannot reach 1 source(s)", "mastodon_node_dist_url")
+    assert changed_nothing(result)

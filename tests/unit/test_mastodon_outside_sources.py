@@ -133,3 +133,22 @@ def test_tcp_probe_failure_is_named():
     ]) == ["mastodon_git_url (git@git.example.coop:m.git: no TCP connection)"]
     assert sources.mastodon_unreachable_sources([
         {"item": source, "state": "started", "elapsed": 0}]) == []
+
+
+def test_the_binary_source_probes_its_release_checksum_file():
+    """nodejs.org/dist's layout: v<version>/SHASUMS256.txt names the release's tarballs."""
+    found = sources.mastodon_outside_sources(
+        {**MIRRORS, "node_source": "binary", "node_dist_url": "https://files.example.coop/node/",
+         "node_version": "24.17.0"})
+    assert variables(found)[:2] == ["mastodon_git_url", "mastodon_node_dist_url"]
+    assert "mastodon_nodesource_repo_url" not in variables(found)
+    assert (found[1]["probe"], found[1]["target"]) == (
+        "http", "https://files.example.coop/node/v24.17.0/SHASUMS256.txt")
+
+
+def test_a_local_copy_of_the_node_downloads_must_exist_on_the_host():
+    found = sources.mastodon_outside_sources(
+        {**MIRRORS, "node_source": "binary", "node_dist_url": "file:///srv/node-dist",
+         "node_version": "24.17.0"})
+    assert (found[1]["probe"], found[1]["target"]) == (
+        "path", "/srv/node-dist/v24.17.0/SHASUMS256.txt")

@@ -133,6 +133,16 @@ def test_a_node_source_repo_too_old_names_the_repo_variable():
     assert len(problems) == 1 and "mastodon_nodesource_repo_url" in problems[0]
 
 
+def test_a_binary_node_release_too_old_names_the_version_variable():
+    requirements = toolchain.mastodon_release_requirements(V465)
+    binary = {**UPSTREAM_WAY, "node_source": "binary"}
+    assert toolchain.mastodon_toolchain_problems(
+        requirements, {**binary, "node_version": "24.17.0"}) == []
+    problems = toolchain.mastodon_toolchain_problems(requirements,
+                                                     {**binary, "node_version": "20.19.0"})
+    assert len(problems) == 1 and "set mastodon_node_version" in problems[0]
+
+
 def test_unreadable_constraints_are_problems_not_guesses():
     broken = {**V465, "package.json": json.dumps({"engines": {"node": ">=22.0.0-rc.1"}}),
               "Gemfile": "ruby '>= three'\n"}

@@ -86,6 +86,16 @@ def test_health_through_nginx(host):
     assert (status, body.strip()) == (200, "OK")
 
 
+def test_the_release_and_node_the_inventory_names(host):
+    """The release built is the inventory's, with the Node.js release it names (the
+    binary source), first on the PATH the build and the units use."""
+    result = host.run("cd /home/mastodon/live && runuser -u mastodon -- env RAILS_ENV=production "
+                      "bundle exec bin/tootctl version")
+    assert (result.rc, result.stdout.strip()) == (0, CONFIG["mastodon_version"].removeprefix("v"))
+    node = host.run("runuser -u mastodon -- env PATH=/usr/local/bin:/usr/bin:/bin node --version")
+    assert node.stdout.strip() == "v" + CONFIG["mastodon_node_version"]
+
+
 def test_instance_title_and_description(host):
     status, body = https(host, "/api/v1/instance")
     instance = json.loads(body)

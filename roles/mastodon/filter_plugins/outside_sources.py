@@ -54,7 +54,8 @@ def mastodon_outside_sources(options: dict) -> list[dict]:
     """The sources a run with these options downloads from, in download order.
 
     options: the role's variables without their `mastodon_` prefix (git_url,
-    node_source, nodesource_repo_url, nodesource_key_url, ruby_source, rbenv_git_url,
+    node_source, nodesource_repo_url, nodesource_key_url, node_dist_url, node_version,
+    ruby_source, rbenv_git_url,
     ruby_build_git_url, ruby_download_url, ruby_version, rubygems_mirror, npm_registry).
     Only what the
     chosen options use: no NodeSource with node_source debian, no rbenv, ruby-build or
@@ -69,6 +70,16 @@ def mastodon_outside_sources(options: dict) -> list[dict]:
         # apt reads dists/<suite>/Release first; the role's suite is `nodistro`.
         sources.append(_http_probe("mastodon_nodesource_repo_url", repo,
                                    repo + "/dists/nodistro/Release"))
+    if options.get("node_source") == "binary":
+        # The release's checksum file names every tarball of that release; a local copy
+        # (file://) must exist on the host.
+        dist = options["node_dist_url"].rstrip("/")
+        sums = f"{dist}/v{options['node_version']}/SHASUMS256.txt"
+        if dist.startswith("file://"):
+            sources.append({"variable": "mastodon_node_dist_url", "url": dist,
+                            "probe": "path", "target": sums.removeprefix("file://")})
+        else:
+            sources.append(_http_probe("mastodon_node_dist_url", dist, sums))
     if options.get("ruby_source") == "rbenv":
         sources.append(_git_probe("mastodon_rbenv_git_url", options["rbenv_git_url"]))
         sources.append(_git_probe("mastodon_ruby_build_git_url", options["ruby_build_git_url"]))

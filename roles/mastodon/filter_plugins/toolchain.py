@@ -308,10 +308,14 @@ def mastodon_toolchain_problems(requirements: dict, toolchain: dict) -> list[str
     node_version = _version_in(toolchain.get("node_version", ""))
     if node_range and node_version and not semver_satisfies(node_version, node_range):
         source = toolchain.get("node_source")
-        fix = ("Debian's nodejs is too old for this release: set mastodon_node_source: "
-               "nodesource (upstream's way) with a mastodon_nodesource_repo_url whose major "
-               "satisfies it" if source == "debian" else
-               "point mastodon_nodesource_repo_url at a NodeSource major that satisfies it")
+        fixes = {
+            "debian": "Debian's nodejs is too old for this release: set mastodon_node_source: "
+                      "nodesource (upstream's way) with a mastodon_nodesource_repo_url whose "
+                      "major satisfies it, or binary with a mastodon_node_version that does",
+            "binary": "set mastodon_node_version to a Node.js release that satisfies it",
+        }
+        fix = fixes.get(source, "point mastodon_nodesource_repo_url at a NodeSource major "
+                                "that satisfies it")
         problems.append(
             f"mastodon_node_source: {release} requires Node {node_range} (package.json "
             f"engines.node) but mastodon_node_source: {source} gives Node {node_version}; {fix}.")
@@ -363,7 +367,7 @@ def mastodon_toolchain_problems(requirements: dict, toolchain: dict) -> list[str
             f"mastodon_node_source: {release} builds with yarn@{manager['version']} "
             "(package.json packageManager) through corepack, which this Node.js lacks; set "
             "mastodon_corepack_version (and mastodon_npm_registry) or use "
-            "mastodon_node_source: nodesource.")
+            "mastodon_node_source: nodesource or binary.")
     return problems
 
 
