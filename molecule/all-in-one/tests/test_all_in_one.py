@@ -96,6 +96,13 @@ def test_the_release_and_node_the_inventory_names(host):
     assert node.stdout.strip() == "v" + CONFIG["mastodon_node_version"]
 
 
+def test_the_local_fact_records_the_release_built(host):
+    """What `herd instance list --facts` shows as the instance's release."""
+    fact = json.loads(host.file("/etc/ansible/facts.d/herd_mastodon.fact").content_string)
+    assert fact["release"] == CONFIG["mastodon_version"]
+    assert re.fullmatch(r"[0-9a-f]{40}", fact["commit"]), fact["commit"]
+
+
 def test_instance_title_and_description(host):
     status, body = https(host, "/api/v1/instance")
     instance = json.loads(body)

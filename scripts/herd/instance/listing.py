@@ -3,9 +3,10 @@
 From the fleet inventory: name, domain, machine, plan and the release the inventory
 deploys. With --facts, from what the roles record on each host, read through Ansible
 (one `setup` and one `slurp` over the fleet): the mastodon role's local fact
-(/etc/ansible/facts.d/herd_mastodon.fact: its units) and the backup role's status
-file (backup_status_file: the last run's result, backup id and end time). The roles
-record neither the running release nor disk use, so those stay "unknown".
+(/etc/ansible/facts.d/herd_mastodon.fact: the release it built and its app
+directory), the disk use of the filesystem holding that directory (Ansible's mount
+facts), and the backup role's status file (backup_status_file: the last run's result,
+backup id and end time).
 """
 
 from __future__ import annotations
@@ -100,21 +101,59 @@ def _age(finished: str, now: datetime) -> str:
     return f"{int(seconds // 86400)}d"
 
 
+def _size(count: float) -> str:
+    """Bytes in binary units, as `df -h` writes them (e.g. 200G, 9.5G)."""
+    units = ["B", "K", "M", "G", "T"]
+    while count >= 1024 and len(units) > 1:
+        count /= 1024
+        units.pop(0)
+    return f"{count:.1f}{units[0]}" if count < 10 and units[0] != "B" else f"{count:.0f}{units[0]}"
+
+
+def disk_use(mounts: Sequence[Mapping[str, Any]], path: str) -> str:
+    """"<used>% of <size>" of the filesystem holding `path`: the mount with the longest
+    mount point above it (Ansible's mount facts); used is what is not available to
+    the Mastodon user (blocks reserved for root count as used)."""
+    if not path.startswith("/"):
+        return UNKNOWN
+    best: Mapping[str, Any] | None = None
+    for mount in mounts:
+        point = str(mount.get("mount") or "")
+        above = point == "/" or path == point or path.startswith(point.rstrip("/") + "/")
+        if above and (best is None or len(point) > len(str(best["mount"]))):
+            best = mount
+    try:
+        total = int(best["size_total"]) if best else 0
+        available = int(best["size_available"]) if best else 0
+    except (TypeError, ValueError):
+        return UNKNOWN
+    if total <= 0:
+        return UNKNOWN
+    used = round(100 * (total - available) / total)
+    return f"{used}% of {_size(total)}"
+
+
 def add_facts(fleet: Fleet, rows: list[dict[str, Any]], vault_password_file: str | None,
               now: datetime | None = None) -> None:
     if not rows:
         return
     now = now or datetime.now(UTC)
     names = [row["name"] for row in rows]
-    facts = _ansible(fleet, names, "ansible.builtin.setup", "filter=ansible_local", False,
-                     vault_password_file)
+    facts = _ansible(fleet, names, "ansible.builtin.setup", "filter=ansible_local,ansible_mounts",
+                     False, vault_password_file)
     for row in rows:
         result = facts.get(row["name"], {})
         if result.get("unreachable") or result.get("failed"):
             row["state"] = "unreachable"
             continue
-        local = (result.get("ansible_facts") or {}).get("ansible_local") or {}
-        row["state"] = "deployed" if "herd_mastodon" in local else "not deployed"
+        host_facts = result.get("ansible_facts") or {}
+        recorded = (host_facts.get("ansible_local") or {}).get("herd_mastodon")
+        row["state"] = "deployed" if recorded is not None else "not deployed"
+        if isinstance(recorded, Mapping):
+            if recorded.get("release"):
+                row["release"] = str(recorded["release"])
+            row["disk_use"] = disk_use(host_facts.get("ansible_mounts") or [],
+                                       str(recorded.get("app_dir") or ""))
     reachable = [row for row in rows if row["state"] != "unreachable"]
     by_file: dict[str, list[dict[str, Any]]] = {}
     for row in reachable:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[3]
+GIB = 1024**3
 
 FAKE = """#!{python}
 import json, os, sys
@@ -121,7 +122,15 @@ def test_list_with_facts_reads_what_the_roles_recorded(herd, order_file, fake_an
     answers = tmp_path / "answers.json"
     answers.write_text(json.dumps({
         "ansible.builtin.setup": callback({
-            "coop": {"ansible_facts": {"ansible_local": {"herd_mastodon": {"units": {}}}}},
+            "coop": {"ansible_facts": {
+                "ansible_local": {"herd_mastodon": {"units": {}, "app_dir": "/home/mastodon/live",
+                                                    "release": "v4.5.15"}},
+                # /home holds the app directory; /home/mast is another filesystem whose
+                # name is only a prefix of it.
+                "ansible_mounts": [
+                    {"mount": "/", "size_total": 20 * GIB, "size_available": 19 * GIB},
+                    {"mount": "/home", "size_total": 200 * GIB, "size_available": 50 * GIB},
+                    {"mount": "/home/mast", "size_total": 10 * GIB, "size_available": 0}]}},
             "town": {"unreachable": True, "msg": "ssh: connect timed out"}}),
         "ansible.builtin.slurp": callback({
             "coop": {"content": base64.b64encode(json.dumps(status).encode()).decode()}}),
@@ -138,10 +147,26 @@ def test_list_with_facts_reads_what_the_roles_recorded(herd, order_file, fake_an
     coop, town = rows
     assert (coop["state"], coop["last_backup"], coop["backup_age"]) == (
         "deployed", "20261201T030000Z", "30h")
-    assert coop["disk_use"] == "unknown"
+    # The release the role recorded, not the inventory's; 150 of 200 GiB not available.
+    assert coop["release"] == "v4.5.15"
+    assert coop["disk_use"] == "75% of 200G"
     assert town["state"] == "unreachable" and town["last_backup"] == "unknown"
     setup, slurp = calls(fake_ansible)
-    assert setup[0] == "ansible" and setup[setup.index("-a") + 1] == "filter=ansible_local"
+    assert setup[0] == "ansible"
+    assert setup[setup.index("-a") + 1] == "filter=ansible_local,ansible_mounts"
     assert setup[3] == "coop,town"
     # Only the reachable instance is asked for the backup role's status file (its default).
     assert slurp[3] == "coop" and slurp[slurp.index("-a") + 1] == "src=/var/lib/herd/backup.status"
+
+
+@pytest.mark.parametrize(("mounts", "path", "shown"), [
+    ([], "/home/mastodon/live", "unknown"),
+    ([{"mount": "/", "size_total": 0, "size_available": 0}], "/home/mastodon/live", "unknown"),
+    # A fact written before the role recorded its app directory.
+    ([{"mount": "/", "size_total": 8 * GIB, "size_available": 2 * GIB}], "", "unknown"),
+    ([{"mount": "/", "size_total": 8 * GIB, "size_available": 2 * GIB}], "/srv/m", "75% of 8.0G"),
+])
+def test_disk_use_of_the_app_directory_filesystem(mounts, path, shown):
+    from herd.instance import listing
+
+    assert listing.disk_use(mounts, path) == shown
