@@ -12,7 +12,7 @@ python=${HERD_PYTHON:-python3}
 
 system_packages=(podman runc debootstrap uidmap slirp4netns make git
   postgresql redis-server openssh-server openssh-client pebble testssl.sh nginx
-  python3-venv ruby nodejs npm)
+  python3-venv ruby nodejs)
 
 missing_system_packages() {
   local pkg
@@ -35,6 +35,17 @@ install_system_packages() {
   for service in postgresql redis-server nginx ssh; do
     "${sudo[@]}" systemctl disable --now "$service" >/dev/null 2>&1 || true
   done
+}
+
+# npm (the scenarios fetch packages with it, e.g. tools/node-dist-mirror.sh): a machine
+# whose nodejs comes from elsewhere may carry its own npm, which Debian's npm package
+# conflicts with, so it is installed only when no npm command exists.
+install_npm() {
+  command -v npm >/dev/null 2>&1 && return 0
+  echo "installing npm"
+  local sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends npm
 }
 
 install_venv() {
@@ -68,6 +79,7 @@ install_collections() {
 }
 
 install_system_packages
+install_npm
 install_venv
 install_collections
 if [ "${1:-}" != "--no-images" ]; then
