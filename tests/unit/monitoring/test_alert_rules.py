@@ -1,17 +1,14 @@
 """herd's alert rules (roles/monitoring/files/herd-alerts.yml) under Prometheus' own
 promtool: the file loads, and herd-alerts.test.yml fires and clears every alert on
-synthetic series. promtool comes from Debian's `prometheus` package (tools/setup.sh
-installs it); without it the test skips, except under CI=true where it fails."""
+synthetic series (promtool: the fixture in tests/conftest.py)."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
-import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -24,29 +21,20 @@ EXPECTED_ALERTS = {  # the troubles of issue 14, one alert each (two for Sidekiq
 }
 
 
-def _promtool() -> str:
-    found = shutil.which("promtool")
-    if found:
-        return found
-    if os.environ.get("CI") == "true":
-        pytest.fail("promtool is missing: tools/setup.sh installs Debian's prometheus package")
-    pytest.skip("promtool is missing (Debian's prometheus package; make setup installs it)")
-
-
-def _rules() -> dict[str, dict[str, object]]:
+def _rules() -> dict[str, dict[str, Any]]:
     groups = yaml.safe_load(RULES.read_text())["groups"]
     return {rule["alert"]: rule for group in groups for rule in group["rules"]}
 
 
-def test_promtool_accepts_the_rules() -> None:
-    result = subprocess.run([_promtool(), "check", "rules", str(RULES)],  # noqa: S603
+def test_promtool_accepts_the_rules(promtool: str) -> None:
+    result = subprocess.run([promtool, "check", "rules", str(RULES)],  # noqa: S603
                             capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     assert set(_rules()) == EXPECTED_ALERTS
 
 
-def test_every_alert_fires_and_clears_on_synthetic_series() -> None:
-    result = subprocess.run([_promtool(), "test", "rules", RULE_TESTS.name],  # noqa: S603
+def test_every_alert_fires_and_clears_on_synthetic_series(promtool: str) -> None:
+    result = subprocess.run([promtool, "test", "rules", RULE_TESTS.name],  # noqa: S603
                             cwd=RULE_TESTS.parent, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     tests = yaml.safe_load(RULE_TESTS.read_text())["tests"]
@@ -57,7 +45,7 @@ def test_every_alert_fires_and_clears_on_synthetic_series() -> None:
         assert any(not case["exp_alerts"] for case in evaluations), f"{alert} never clears"
 
 
-def _vars(role: str) -> dict[str, object]:
+def _vars(role: str) -> dict[str, Any]:
     return yaml.safe_load((ROOT / "roles" / role / "vars/main.yml").read_text())
 
 
@@ -68,8 +56,9 @@ def _installed_services() -> list[str]:
     maintenance = _vars("maintenance")
     tls = _vars("tls")
     prefix = str(maintenance["__maintenance_unit_prefix"])
-    jobs = [*maintenance["__maintenance_tootctl_jobs"], maintenance["__maintenance_cache_cleanup_job"]]  # type: ignore[misc]
-    services = [unit for unit in backup["__backup_units"] if unit.endswith(".service")]  # type: ignore[attr-defined]
+    jobs = [*maintenance["__maintenance_tootctl_jobs"],
+            maintenance["__maintenance_cache_cleanup_job"]]
+    services = [unit for unit in backup["__backup_units"] if unit.endswith(".service")]
     for job in jobs:
         service = f"{prefix}{job['name']}.service"
         # OnFailure=<failure unit>%n.service: the template instance named after the job.
