@@ -12,7 +12,7 @@ python=${HERD_PYTHON:-python3}
 
 system_packages=(podman runc debootstrap uidmap slirp4netns make git
   postgresql redis-server openssh-server openssh-client pebble testssl.sh nginx
-  python3-venv ruby nodejs)
+  python3-venv ruby nodejs prometheus)
 
 missing_system_packages() {
   local pkg
@@ -31,8 +31,9 @@ install_system_packages() {
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
   # The test suites start their own PostgreSQL, Redis, nginx and sshd on
-  # loopback; the distribution's default instances are not needed.
-  for service in postgresql redis-server nginx ssh; do
+  # loopback; the distribution's default instances are not needed (nor
+  # Prometheus's: only its promtool checks herd's alert rules).
+  for service in postgresql redis-server nginx ssh prometheus; do
     "${sudo[@]}" systemctl disable --now "$service" >/dev/null 2>&1 || true
   done
 }

@@ -21,6 +21,9 @@ CASES = {
                             ["backup_keep_daily / backup_keep_weekly", "at least 1"]),
     "malformed key": ({"backup_encryption_key": "short"},
                       ["backup_encryption_key", "head -c 32 /dev/urandom | base64"]),
+    "metrics file the exporter never reads": (
+        {"backup_metrics_file": "/var/lib/prometheus/node-exporter/herd_backup.txt"},
+        ["backup_metrics_file", "ending in .prom"]),
 }
 
 

@@ -117,6 +117,7 @@ class Config:
     restore_jobs: int
     lock_file: str
     status_file: str | None
+    metrics_file: str | None = None
     source: str = ""
     redis: RedisServer = field(default_factory=RedisServer)
 
@@ -300,7 +301,7 @@ def parse(data: Any, source: str = "<config>") -> Config:
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: the configuration must be a mapping at the top level")
     _unknown(data, {"target", "key_file", "database", "mastodon", "redis", "retention",
-                    "restore", "lock_file", "status_file"}, "")
+                    "restore", "lock_file", "status_file", "metrics_file"}, "")
     target = _target(data)
     key_file = _string(data, "key_file", "", required=True,
                        fix="point it at the 32-byte base64 key (0600) from the inventory")
@@ -351,6 +352,7 @@ def parse(data: Any, source: str = "<config>") -> Config:
         restore_jobs=_int(restore, "jobs", "restore.", 2, 1),
         lock_file=str(_string(data, "lock_file", "", DEFAULT_LOCK_FILE)),
         status_file=_string(data, "status_file", "", "/var/lib/herd/backup.status"),
+        metrics_file=_string(data, "metrics_file", ""),
         source=source, redis=redis_server)
 
 

@@ -186,6 +186,7 @@ class Backup:
     def __init__(self, config: Config, log: StepLog, dry_run: bool = False):
         self.config, self.log, self.dry_run = config, log, dry_run
         self.backup_id: str | None = None
+        self.finished: datetime | None = None  # when the manifest made it complete
 
     def preflight(self) -> list[tuple[str, str]]:
         """Check local inputs before touching anything; returns (part, source) to back up."""
@@ -240,9 +241,11 @@ class Backup:
             try:
                 for part, source in plan:
                     manifest.parts.append(self._part(store, backup_id, part, source))
-                manifest.finished_at = now().isoformat()
+                finished = now()
+                manifest.finished_at = finished.isoformat()
                 # Last: from this moment on the backup is complete.
                 store.put(f"{backup_id}/{MANIFEST}", manifest.to_json())
+                self.finished = finished
             except BaseException:
                 self._discard(store, backup_id)
                 raise
@@ -661,6 +664,41 @@ def write_status(path: str | None, status: dict[str, object]) -> None:
     temporary = target.with_name(target.name + ".tmp")
     temporary.write_text(json.dumps(status, sort_keys=True) + "\n")
     temporary.replace(target)
+
+
+METRIC_LAST_COMPLETE = "herd_backup_last_complete_timestamp_seconds"
+
+
+def write_metrics(path: str | None, finished: datetime, log: StepLog) -> None:
+    """node_exporter's textfile collector reads *.prom in its directory: replace ours
+    atomically with the time the newest complete backup finished. The directory belongs to
+    the exporter (Debian's package creates it): without it there is no exporter to read
+    the file, so nothing is written. Failing to write it never fails the backup; the
+    backup-too-old alert then fires, and the journal says why."""
+    if not path:
+        return
+    target = Path(path)
+    if not target.parent.is_dir():
+        log.step("metrics skipped", reason=f"{target.parent} does not exist (no node_exporter?)")
+        return
+    text = (f"# HELP {METRIC_LAST_COMPLETE} When the newest complete herd backup finished.\n"
+            f"# TYPE {METRIC_LAST_COMPLETE} gauge\n"
+            f"{METRIC_LAST_COMPLETE} {finished.timestamp():.3f}\n")
+    # A fresh name (O_EXCL) the collector ignores (not *.prom); renaming over a symlink
+    # planted at the final name replaces the link, never what it points to.
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    temporary = Path(name)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            os.fchmod(handle.fileno(), 0o644)  # the exporter runs as another user
+            handle.write(text)
+        temporary.replace(target)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        log.step("metrics not written", file=path, error=str(error))
+        return
+    log.step("metrics written", file=path)
 
 
 def human_list(manifests: list[Manifest], out: IO[str],

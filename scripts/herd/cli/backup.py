@@ -143,6 +143,8 @@ def _backup(config: backup_config.Config, log: StepLog, dry_run: bool, prune: bo
             status = {"result": "success", "exit_code": 0, "backup_id": backup_id,
                       "started_at": started, "finished_at": operations.now().isoformat()}
             operations.write_status(config.status_file, status)
+            if job.finished:
+                operations.write_metrics(config.metrics_file, job.finished, log)
             # Retention only ever follows a complete backup.
             if prune and config.retention.after_backup:
                 operations.prune(config, log)
