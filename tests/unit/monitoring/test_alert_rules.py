@@ -58,7 +58,9 @@ def _installed_services() -> list[str]:
     prefix = str(maintenance["__maintenance_unit_prefix"])
     jobs = [*maintenance["__maintenance_tootctl_jobs"],
             maintenance["__maintenance_cache_cleanup_job"]]
-    services = [unit for unit in backup["__backup_units"] if unit.endswith(".service")]
+    # A unit named by another of the role's vars ("{{ __backup_service_unit }}").
+    units = [backup.get(unit.strip("{} "), unit) for unit in backup["__backup_units"]]
+    services = [unit for unit in units if unit.endswith(".service")]
     for job in jobs:
         service = f"{prefix}{job['name']}.service"
         # OnFailure=<failure unit>%n.service: the template instance named after the job.
