@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import harness
 import pytest
 
 sys.dont_write_bytecode = True  # keep the stand-in source tree free of __pycache__
@@ -45,10 +46,7 @@ BOOT_ENV = {
 
 def make_app(tmp_path: Path, release: str = "v4.6.5") -> Path:
     """A checkout of one release, as build-repo.sh lays it out."""
-    root = tmp_path / f"live-{release}"
-    shutil.copytree(STANDIN / "tree", root, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(STANDIN / "releases" / release, root, dirs_exist_ok=True)
-    return root
+    return harness.make_root(tmp_path, release)
 
 
 def tootctl(root: Path, *argv: str, env: dict[str, str] | None = None):
@@ -547,6 +545,43 @@ def test_streaming_contract(tmp_path: Path, node_env: str, extra: dict[str, str]
         if node.poll() is None:
             node.terminate()
             node.wait(timeout=10)
+
+
+@pytest.mark.skipif(shutil.which("git") is None or shutil.which("node") is None,
+                    reason="needs git and node")
+@pytest.mark.parametrize("release", ["v4.5.15", "v4.6.5"])
+def test_streaming_of_a_clone_reads_the_env_file_with_npms_dotenv(tmp_path: Path,
+                                                                   release: str) -> None:
+    """A clone of a release tag, as the role makes it, runs npm's dotenv 17.4.2 (the
+    version upstream's yarn.lock:6950 resolves at 1440d55b, `^17` in
+    streaming/package.json:21), not an imitation of it."""
+    repo, root = tmp_path / "mastodon.git", tmp_path / "live"
+    subprocess.run(["bash", str(STANDIN / "build-repo.sh"), "--no-safe-directory", str(repo)],
+                   capture_output=True, text=True, check=True, timeout=120)
+    subprocess.run(["git", "clone", "-q", "--branch", release, str(repo), str(root)],
+                   capture_output=True, text=True, check=True, timeout=60)
+    child = {k: v for k, v in os.environ.items()
+             if not k.startswith(("DB_", "DATABASE_", "REDIS_"))}
+    child.update(NODE_ENV="production", PORT=str(free_port()))
+
+    def start(env_file: str) -> subprocess.Popen[str]:
+        (root / ".env.production").write_text(env_file)
+        return subprocess.Popen(["node", "./streaming"], cwd=root, env=child, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    tcp = "DB_HOST=db.example.test\nDB_NAME=mastodon_production\nDB_USER=mastodon\n"
+    # Node's dotenv ends an unquoted value at `#`: the password is empty, so streaming
+    # refuses to start (it would fail to authenticate); quoted, it starts.
+    _out, err = start(tcp + "DB_PASS=#secret\n").communicate(timeout=30)
+    assert "DB_PASS is not set" in err
+    node = start(tcp + "DB_PASS='#secret'\n")
+    try:
+        assert wait_for(f"http://127.0.0.1:{child['PORT']}/api/v1/streaming/health")[:2] == (
+            200, "OK")
+    finally:
+        node.terminate()
+        out, _err = node.communicate(timeout=10)
+    assert "dotenv 17.4.2" in out
 
 
 def test_prometheus_exporter_is_new_in_46_and_serves_metrics(tmp_path: Path) -> None:
