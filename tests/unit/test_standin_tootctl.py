@@ -604,6 +604,51 @@ def test_prometheus_exporter_is_new_in_46_and_serves_metrics(tmp_path: Path) -> 
     assert refused.returncode == 1
 
 
+def test_exporter_serves_mastodon_metrics_only_from_enabled_clients(tmp_path: Path) -> None:
+    """Puma reports to the separate exporter only when MASTODON_PROMETHEUS_EXPORTER_ENABLED
+    is 'true' (config/puma.rb:19-43 at 1440d55b: process metrics with type 'puma', l.31),
+    through PrometheusExporter::Client.default at PROMETHEUS_EXPORTER_HOST and
+    PROMETHEUS_EXPORTER_PORT (prometheus_exporter 2.3.1, Gemfile.lock:615,
+    lib/prometheus_exporter/client.rb:55-56); the exporter serves its own metrics
+    either way. The port and address are what the mastodon role writes."""
+    root = make_app(tmp_path)
+    port = free_port()
+    config = str(root / "config" / "puma.rb")
+    processes: list[subprocess.Popen[str]] = []
+
+    def start(program: str, *argv: str, extra: dict[str, str] | None = None
+              ) -> subprocess.Popen[str]:
+        child = {k: v for k, v in os.environ.items() if k not in BOOT_ENV}
+        child.update(BOOT_ENV, PYTHONDONTWRITEBYTECODE="1", **(extra or {}))
+        processes.append(subprocess.Popen(
+            [sys.executable, str(root / "lib" / "standin" / "cli.py"), program, *argv],
+            env=child, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True))
+        return processes[-1]
+
+    def metrics() -> str:
+        return wait_for(f"http://127.0.0.1:{port}/metrics")[1]
+
+    client = {"PROMETHEUS_EXPORTER_HOST": "127.0.0.1", "PROMETHEUS_EXPORTER_PORT": str(port)}
+    try:
+        start("prometheus_exporter", "-p", str(port), "-b", "127.0.0.1", "--prefix", "mastodon_")
+        assert "mastodon_standin_up" in metrics()
+        webs = {}
+        for enabled in ("false", "true"):
+            web_port = free_port()
+            webs[enabled] = start("web", "-C", config, extra={
+                **client, "PORT": str(web_port), "MASTODON_PROMETHEUS_EXPORTER_ENABLED": enabled})
+            assert wait_for(f"http://127.0.0.1:{web_port}/health")[:2] == (200, "OK")
+        deadline = time.monotonic() + 30
+        while f'mastodon_rss{{type="puma",pid="{webs["true"].pid}"}}' not in metrics():
+            assert time.monotonic() < deadline, metrics()
+            time.sleep(0.2)
+        assert f'pid="{webs["false"].pid}"' not in metrics()
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=10)
+
+
 @pytest.mark.parametrize(("server_version_num", "code"), [("130012", 1), ("140005", 0)])
 def test_pre_migration_check_needs_postgresql_14(tmp_path: Path, server_version_num: str,
                                                  code: int) -> None:

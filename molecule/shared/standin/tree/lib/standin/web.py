@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from standin import email_checks, jobs, media, resolver, resp, yamlish
+from standin import email_checks, exporter, jobs, media, resolver, resp, yamlish
 from standin import env as envmod
 from standin.auth import (
     ApiError,
@@ -748,6 +748,7 @@ def main(argv: list[str], root: Path = ROOT) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGUSR1, phased_restart)
+    exporter.start_reporting(environ, "puma")
     host, port = sock.getsockname()[:2]
     print(f"* Puma stand-in (Mastodon {Handler.app.version}) listening on "
           f"http://{host}:{port} pid={os.getpid()}", flush=True)
