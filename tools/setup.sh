@@ -85,7 +85,11 @@ fetch_standin_npm_packages() {
     fi
     echo "fetching $name@$version for the Mastodon stand-in into .cache/npm/"
     rm -f "$tarball"
-    npm pack --silent "$name@$version" --pack-destination .cache/npm >/dev/null
+    if ! npm pack --silent "$name@$version" --pack-destination .cache/npm >/dev/null; then
+      echo "could not fetch $name@$version from the npm registry this machine's npm uses" \
+        "(npm config get registry)" >&2
+      return 1
+    fi
     if [ "$(npm_integrity "$tarball")" != "$integrity" ]; then
       rm -f "$tarball"
       echo "$name@$version from the npm registry does not have the pinned digest" \
