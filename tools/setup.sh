@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepare this machine as a herd control node and test machine, idempotently:
 # system packages (when missing), the pinned toolchain in .venv, the Ansible
-# collections of requirements.yml, and the systemd test images.
+# collections of requirements.yml, the npm packages the Mastodon stand-in runs, and the
+# systemd test images.
 #
 #   tools/setup.sh [--no-images]
 set -euo pipefail
@@ -12,7 +13,7 @@ python=${HERD_PYTHON:-python3}
 
 system_packages=(podman runc debootstrap uidmap slirp4netns make git
   postgresql redis-server openssh-server openssh-client pebble testssl.sh nginx
-  python3-venv ruby nodejs prometheus)
+  python3-venv ruby nodejs prometheus openssl)
 
 missing_system_packages() {
   local pkg
@@ -79,10 +80,44 @@ install_collections() {
   fi
 }
 
+# The stand-in's npm packages (molecule/shared/standin/npm-packages.txt), from the
+# registry npm is configured with, into .cache/npm/ as `npm pack` names them; a file
+# already there is kept when its digest is the pinned one.
+fetch_standin_npm_packages() {
+  local name version integrity _path tarball
+  mkdir -p .cache/npm
+  while read -r name version integrity _path; do
+    case "$name" in ''|'#'*) continue ;; esac
+    tarball=${name#@}-$version.tgz
+    tarball=.cache/npm/${tarball//\//-}
+    if [ -f "$tarball" ] && [ "$(npm_integrity "$tarball")" = "$integrity" ]; then
+      continue
+    fi
+    echo "fetching $name@$version for the Mastodon stand-in into .cache/npm/"
+    rm -f "$tarball"
+    if ! npm pack --silent "$name@$version" --pack-destination .cache/npm >/dev/null; then
+      echo "could not fetch $name@$version from the npm registry this machine's npm uses" \
+        "(npm config get registry)" >&2
+      return 1
+    fi
+    if [ "$(npm_integrity "$tarball")" != "$integrity" ]; then
+      rm -f "$tarball"
+      echo "$name@$version from the npm registry does not have the pinned digest" \
+        "(molecule/shared/standin/npm-packages.txt)" >&2
+      return 1
+    fi
+  done < molecule/shared/standin/npm-packages.txt
+}
+
+npm_integrity() {
+  echo "sha512-$(openssl dgst -sha512 -binary "$1" | base64 -w0)"
+}
+
 install_system_packages
 install_npm
 install_venv
 install_collections
+fetch_standin_npm_packages
 if [ "${1:-}" != "--no-images" ]; then
   tools/build-test-image.sh trixie
   tools/build-test-image.sh bookworm

@@ -4,10 +4,10 @@
   (molecule/shared/standin/tree/lib/standin/env.py; Debian only packages dotenv 2.4,
   whose parser differs). When HERD_DOTENV_RUBY_LIB names the `lib` folder of dotenv
   v3.2.0's source, the real parser runs too, under Debian's Ruby.
-- Streaming side: npm's `dotenv` (upstream's streaming/package.json:21, ^17; its
-  yarn.lock:6950 resolves 17.4.2) under the machine's node, from the package folder
-  HERD_NODE_DOTENV names (e.g. from `npm pack dotenv@17.4.2`); without it, the
-  stand-in's streaming/dotenv-parse.js, which follows that release's parser.
+- Streaming side: npm's `dotenv` 17.4.2 itself (upstream's streaming/package.json:21,
+  ^17; its yarn.lock:6950 resolves 17.4.2) under the machine's node: the package the
+  stand-in's streaming server loads, unpacked as build-repo.sh unpacks it from the
+  tarball tools/setup.sh fetched (molecule/shared/standin/npm-packages.txt).
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-STANDIN_TREE = Path(__file__).resolve().parents[2] / "molecule/shared/standin/tree"
-STANDIN_LIB = STANDIN_TREE / "lib"
-STANDIN_STREAMING_PARSER = STANDIN_TREE / "streaming/dotenv-parse.js"
-sys.path.insert(0, str(STANDIN_LIB))
+STANDIN = Path(__file__).resolve().parents[2] / "molecule/shared/standin"
+sys.path.insert(0, str(STANDIN / "tree/lib"))
+sys.path.insert(0, str(STANDIN))
+import harness  # noqa: E402
 from standin import env as standin_env  # noqa: E402
 
 
@@ -58,7 +58,7 @@ class _LineServer:
 
 
 _NODE = r"""
-const dotenv = require(process.env.HERD_NODE_DOTENV);
+const dotenv = require(process.env.DOTENV_PACKAGE);
 const rl = require('readline').createInterface({ input: process.stdin });
 rl.on('line', (line) => {
   process.stdout.write(JSON.stringify(dotenv.parse(JSON.parse(line))) + '\n');
@@ -81,21 +81,16 @@ end
 """
 
 
-def node_dotenv(*, real: bool = False) -> _LineServer | None:
-    """npm's dotenv when HERD_NODE_DOTENV names it, else (unless real) the stand-in's."""
-    package = os.environ.get("HERD_NODE_DOTENV") or ("" if real else str(STANDIN_STREAMING_PARSER))
-    node = shutil.which("node")
-    if not package or not node:
-        return None
-    return _LineServer([node, "-e", _NODE], env={**os.environ, "HERD_NODE_DOTENV": package})
-
-
-def standin_streaming_dotenv() -> _LineServer | None:
+def node_dotenv(base: Path) -> _LineServer | None:
+    """npm's dotenv as the stand-in's streaming server loads it, from a checkout laid out
+    under `base`; None without node."""
     node = shutil.which("node")
     if not node:
         return None
-    return _LineServer([node, "-e", _NODE],
-                       env={**os.environ, "HERD_NODE_DOTENV": str(STANDIN_STREAMING_PARSER)})
+    package = harness.make_root(base) / "streaming/vendor/dotenv"
+    version = json.loads((package / "package.json").read_text())["version"]
+    assert version == "17.4.2", f"the stand-in's streaming runs dotenv {version}"
+    return _LineServer([node, "-e", _NODE], env={**os.environ, "DOTENV_PACKAGE": str(package)})
 
 
 def ruby_dotenv() -> _LineServer | None:

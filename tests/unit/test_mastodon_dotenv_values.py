@@ -3,9 +3,10 @@ and streaming (Node dotenv 17) read back exactly the inventory's value, or the
 preflight refuses it naming the variable.
 
 Expected values are the inventory's own strings; the parsers are the loaders
-(tests/unit/dotenvparsers.py says which are real and which re-implemented: in CI,
-both sides run the stand-in's re-implementations, each checked against the real
-library by test_standin_dotenv_parsers.py when it is present)."""
+(tests/unit/dotenvparsers.py says which are real and which re-implemented: the
+streaming side is npm's dotenv itself; the Rails side is the stand-in's
+re-implementation, checked against the real library by test_standin_dotenv_parsers.py
+when it is present)."""
 
 import importlib.util
 import re
@@ -27,8 +28,8 @@ PREFLIGHT = REPO / "roles/mastodon/tasks/preflight.yml"
 
 
 @pytest.fixture(scope="module")
-def node():
-    server = node_dotenv()
+def node(tmp_path_factory):
+    server = node_dotenv(tmp_path_factory.mktemp("standin"))
     if server is None:
         pytest.fail("node is missing: tools/setup.sh installs Debian's nodejs")
     yield server

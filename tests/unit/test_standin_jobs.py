@@ -5,8 +5,10 @@ process serving its queue ran DistributionWorker, as upstream's."""
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -138,3 +140,35 @@ def test_sidekiq_with_a_wrong_redis_password_runs_nothing(app: harness.Instance)
     harness.wait_until(lambda: "Redis" in sidekiq.output(), 15, "a Redis error logged")
     assert redis_of(app).command("LLEN", "queue:default") == 1
     assert home(web, token) == []
+
+
+def test_sidekiq_reports_to_the_exporter_only_when_enabled(app: harness.Instance) -> None:
+    """config/initializers/sidekiq.rb:26-38 at 1440d55b: process metrics typed 'sidekiq'
+    go to PROMETHEUS_EXPORTER_HOST:PROMETHEUS_EXPORTER_PORT only with
+    MASTODON_PROMETHEUS_EXPORTER_ENABLED=true."""
+    port = harness.free_port()
+    exporter = subprocess.Popen(
+        [sys.executable, str(app.root / "lib" / "standin" / "cli.py"), "prometheus_exporter",
+         "-p", str(port), "-b", "127.0.0.1", "--prefix", "mastodon_"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def metrics() -> str:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics",  # noqa: S310
+                                        timeout=5) as answer:
+                return answer.read().decode()
+        except OSError:
+            return ""
+
+    try:
+        harness.wait_until(metrics, 30, "the exporter answers")
+        app.env.update(PROMETHEUS_EXPORTER_HOST="127.0.0.1", PROMETHEUS_EXPORTER_PORT=str(port))
+        quiet = app.start_sidekiq("-q", "default")
+        app.env["MASTODON_PROMETHEUS_EXPORTER_ENABLED"] = "true"
+        loud = app.start_sidekiq("-q", "default")
+        harness.wait_until(lambda: f'type="sidekiq",pid="{loud.process.pid}"' in metrics(),
+                           30, "the enabled Sidekiq's metrics")
+        assert f'pid="{quiet.process.pid}"' not in metrics()
+    finally:
+        exporter.terminate()
+        exporter.wait(timeout=10)

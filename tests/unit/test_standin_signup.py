@@ -361,3 +361,44 @@ def test_instance_bodies_stay_cached_until_the_role_drops_them(app: harness.Inst
         redis.close()
     for path in first:
         assert call(web, "GET", path)[2]["title"] == "Renamed"
+
+
+# -- settings Psych refuses ------------------------------------------------------------
+
+def raw_get(web: harness.WebProcess, path: str, accept: str | None = None
+            ) -> tuple[int, str, bytes]:
+    """(status, Content-Type, body) of one GET; None: no Accept header (as urllib)."""
+    headers = {"Host": web.host, "X-Forwarded-Proto": "https"}
+    if accept:
+        headers["Accept"] = accept
+    request = urllib.request.Request(  # noqa: S310 - loopback http only
+        f"http://127.0.0.1:{web.port}{path}", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
+            return answer.status, answer.headers.get("Content-Type", ""), answer.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers.get("Content-Type", ""), error.read()
+
+
+def test_a_setting_psych_refuses_fails_the_pages_that_read_it(app: harness.Instance) -> None:
+    """Setting#value is YAML.safe_load (app/models/setting.rb:100-102 at 1440d55b); Psych
+    refuses a surrogate escape (what `--- ` + json.dumps wrote for an emoji), nothing
+    rescues Psych::SyntaxError (app/controllers/concerns/api/error_handling.rb,
+    error_responses.rb), so Rails' exceptions app answers 500: JSON to a JSON client,
+    else public/500.html (actionpack 8.1.3, Gemfile.lock:16, PublicExceptions)."""
+    app.psql("INSERT INTO settings (var, value, created_at, updated_at) VALUES "
+             "('site_title', '--- \"\\ud83d\\udc18\"', now(), now());\n")
+    web = app.start_web()
+    page = (app.root / "public" / "500.html").read_bytes()
+    status, kind, body = raw_get(web, "/api/v1/instance", "application/json")
+    assert (status, kind.split(";")[0]) == (500, "application/json")
+    assert json.loads(body) == {"status": 500, "error": "Internal Server Error"}
+    for path in ("/api/v2/instance", "/"):
+        assert raw_get(web, path) == (500, "text/html; charset=utf-8", page), path
+    # Pages that read no setting keep working; the web process keeps serving.
+    assert raw_get(web, "/api/v1/instance/rules")[0] == 200
+    assert raw_get(web, "/health")[:1] == (200,)
+    # Once the row holds what Psych reads, the pages come back (nothing was cached).
+    app.psql("UPDATE settings SET value = '--- \"\\U0001F418\"' WHERE var = 'site_title';\n")
+    status, _kind, body = raw_get(web, "/api/v1/instance", "application/json")
+    assert (status, json.loads(body)["title"]) == (200, "\U0001F418")

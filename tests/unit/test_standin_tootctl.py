@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import harness
 import pytest
 
 sys.dont_write_bytecode = True  # keep the stand-in source tree free of __pycache__
@@ -45,10 +46,7 @@ BOOT_ENV = {
 
 def make_app(tmp_path: Path, release: str = "v4.6.5") -> Path:
     """A checkout of one release, as build-repo.sh lays it out."""
-    root = tmp_path / f"live-{release}"
-    shutil.copytree(STANDIN / "tree", root, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(STANDIN / "releases" / release, root, dirs_exist_ok=True)
-    return root
+    return harness.make_root(tmp_path, release)
 
 
 def tootctl(root: Path, *argv: str, env: dict[str, str] | None = None):
@@ -226,15 +224,18 @@ def test_media_remove_refuses_contradictory_flags(media_tree, flags, message) ->
     assert all(path.exists() for path in files.values())
 
 
-def test_preview_cards_remove_honours_days_and_minimum(media_tree) -> None:
+def test_preview_cards_remove_honours_days_without_a_minimum(media_tree) -> None:
+    """Upstream has no minimum (lib/mastodon/cli/preview_cards.rb:9,26-31 at 1440d55b);
+    its help only recommends 14 days (l.18-21)."""
     root, files = media_tree
-    refused = tootctl(root, "preview_cards", "remove", "--days", "7")
-    assert refused.returncode == 1 and "14" in refused.stderr
-    assert files["old_card"].exists()
-    done = tootctl(root, "preview_cards", "remove", "--days", "14")
+    done = tootctl(root, "preview_cards", "remove", "--days", "7")
     assert done.returncode == 0, done.stderr
     assert "removed_files=1 removed_bytes=70" in done.stdout
     assert not files["old_card"].exists() and files["new_card"].exists()
+    done = tootctl(root, "preview_cards", "remove", "--days", "1")
+    assert done.returncode == 0, done.stderr
+    assert "removed_files=1 removed_bytes=80" in done.stdout
+    assert not files["new_card"].exists()
 
 
 def test_accepted_invocations_are_logged_as_json_lines(media_tree) -> None:
@@ -549,6 +550,43 @@ def test_streaming_contract(tmp_path: Path, node_env: str, extra: dict[str, str]
             node.wait(timeout=10)
 
 
+@pytest.mark.skipif(shutil.which("git") is None or shutil.which("node") is None,
+                    reason="needs git and node")
+@pytest.mark.parametrize("release", ["v4.5.15", "v4.6.5"])
+def test_streaming_of_a_clone_reads_the_env_file_with_npms_dotenv(tmp_path: Path,
+                                                                   release: str) -> None:
+    """A clone of a release tag, as the role makes it, runs npm's dotenv 17.4.2 (the
+    version upstream's yarn.lock:6950 resolves at 1440d55b, `^17` in
+    streaming/package.json:21), not an imitation of it."""
+    repo, root = tmp_path / "mastodon.git", tmp_path / "live"
+    subprocess.run(["bash", str(STANDIN / "build-repo.sh"), "--no-safe-directory", str(repo)],
+                   capture_output=True, text=True, check=True, timeout=120)
+    subprocess.run(["git", "clone", "-q", "--branch", release, str(repo), str(root)],
+                   capture_output=True, text=True, check=True, timeout=60)
+    child = {k: v for k, v in os.environ.items()
+             if not k.startswith(("DB_", "DATABASE_", "REDIS_"))}
+    child.update(NODE_ENV="production", PORT=str(free_port()))
+
+    def start(env_file: str) -> subprocess.Popen[str]:
+        (root / ".env.production").write_text(env_file)
+        return subprocess.Popen(["node", "./streaming"], cwd=root, env=child, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    tcp = "DB_HOST=db.example.test\nDB_NAME=mastodon_production\nDB_USER=mastodon\n"
+    # Node's dotenv ends an unquoted value at `#`: the password is empty, so streaming
+    # refuses to start (it would fail to authenticate); quoted, it starts.
+    _out, err = start(tcp + "DB_PASS=#secret\n").communicate(timeout=30)
+    assert "DB_PASS is not set" in err
+    node = start(tcp + "DB_PASS='#secret'\n")
+    try:
+        assert wait_for(f"http://127.0.0.1:{child['PORT']}/api/v1/streaming/health")[:2] == (
+            200, "OK")
+    finally:
+        node.terminate()
+        out, _err = node.communicate(timeout=10)
+    assert "dotenv 17.4.2" in out
+
+
 def test_prometheus_exporter_is_new_in_46_and_serves_metrics(tmp_path: Path) -> None:
     assert not (make_app(tmp_path, "v4.5.15") / "bin" / "prometheus_exporter").exists()
     root = make_app(tmp_path)
@@ -567,6 +605,51 @@ def test_prometheus_exporter_is_new_in_46_and_serves_metrics(tmp_path: Path) -> 
         assert exporter.wait(timeout=10) == 0
     refused = run_program(root, "prometheus_exporter", "--bogus")
     assert refused.returncode == 1
+
+
+def test_exporter_serves_mastodon_metrics_only_from_enabled_clients(tmp_path: Path) -> None:
+    """Puma reports to the separate exporter only when MASTODON_PROMETHEUS_EXPORTER_ENABLED
+    is 'true' (config/puma.rb:19-43 at 1440d55b: process metrics with type 'puma', l.31),
+    through PrometheusExporter::Client.default at PROMETHEUS_EXPORTER_HOST and
+    PROMETHEUS_EXPORTER_PORT (prometheus_exporter 2.3.1, Gemfile.lock:615,
+    lib/prometheus_exporter/client.rb:55-56); the exporter serves its own metrics
+    either way. The port and address are what the mastodon role writes."""
+    root = make_app(tmp_path)
+    port = free_port()
+    config = str(root / "config" / "puma.rb")
+    processes: list[subprocess.Popen[str]] = []
+
+    def start(program: str, *argv: str, extra: dict[str, str] | None = None
+              ) -> subprocess.Popen[str]:
+        child = {k: v for k, v in os.environ.items() if k not in BOOT_ENV}
+        child.update(BOOT_ENV, PYTHONDONTWRITEBYTECODE="1", **(extra or {}))
+        processes.append(subprocess.Popen(
+            [sys.executable, str(root / "lib" / "standin" / "cli.py"), program, *argv],
+            env=child, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True))
+        return processes[-1]
+
+    def metrics() -> str:
+        return wait_for(f"http://127.0.0.1:{port}/metrics")[1]
+
+    client = {"PROMETHEUS_EXPORTER_HOST": "127.0.0.1", "PROMETHEUS_EXPORTER_PORT": str(port)}
+    try:
+        start("prometheus_exporter", "-p", str(port), "-b", "127.0.0.1", "--prefix", "mastodon_")
+        assert "mastodon_standin_up" in metrics()
+        webs = {}
+        for enabled in ("false", "true"):
+            web_port = free_port()
+            webs[enabled] = start("web", "-C", config, extra={
+                **client, "PORT": str(web_port), "MASTODON_PROMETHEUS_EXPORTER_ENABLED": enabled})
+            assert wait_for(f"http://127.0.0.1:{web_port}/health")[:2] == (200, "OK")
+        deadline = time.monotonic() + 30
+        while f'mastodon_rss{{type="puma",pid="{webs["true"].pid}"}}' not in metrics():
+            assert time.monotonic() < deadline, metrics()
+            time.sleep(0.2)
+        assert f'pid="{webs["false"].pid}"' not in metrics()
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=10)
 
 
 @pytest.mark.parametrize(("server_version_num", "code"), [("130012", 1), ("140005", 0)])

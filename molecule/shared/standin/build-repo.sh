@@ -26,6 +26,24 @@ dates=("2026-04-14T12:00:00+00:00" "2026-08-06T12:00:00+00:00")
 
 command -v git >/dev/null || { echo "build-repo.sh: git is not installed" >&2; exit 1; }
 
+# The npm packages the stand-in runs (npm-packages.txt) as tools/setup.sh fetched them:
+# next to this script when tasks/build-repo.yml shipped them, else in the checkout's
+# .cache/npm/. Each is unpacked into every tag's tree, where upstream's yarn install
+# would have put it in node_modules (the stand-in's yarn install is offline).
+npm_dir=$here/npm
+[ -d "$npm_dir" ] || npm_dir=$here/../../../.cache/npm
+npm_packages=()
+while read -r name version _integrity path; do
+  case "$name" in ''|'#'*) continue ;; esac
+  tarball=${name#@}-$version.tgz
+  tarball=$npm_dir/${tarball//\//-}
+  if [ ! -f "$tarball" ]; then
+    echo "build-repo.sh: $name@$version is missing ($tarball): run tools/setup.sh" >&2
+    exit 1
+  fi
+  npm_packages+=("$tarball" "$path")
+done < "$here/npm-packages.txt"
+
 export GIT_AUTHOR_NAME="Mastodon stand-in" GIT_AUTHOR_EMAIL="standin@herd.invalid"
 export GIT_COMMITTER_NAME="$GIT_AUTHOR_NAME" GIT_COMMITTER_EMAIL="$GIT_AUTHOR_EMAIL"
 export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null TZ=UTC LC_ALL=C
@@ -42,6 +60,11 @@ for i in "${!releases[@]}"; do
   find "$work/repo" -mindepth 1 -maxdepth 1 ! -name .git -exec rm -rf {} +
   cp -R "$here/tree/." "$work/repo/"
   cp -R "$here/releases/$release/." "$work/repo/"
+  for ((j = 0; j < ${#npm_packages[@]}; j += 2)); do
+    mkdir -p "$work/repo/${npm_packages[j + 1]}"
+    tar -xzf "${npm_packages[j]}" -C "$work/repo/${npm_packages[j + 1]}" \
+      --strip-components=1 --no-same-owner --no-same-permissions
+  done
   # Leftovers of running the stand-in's Python in the source tree are no part of it.
   find "$work/repo" -name __pycache__ -prune -exec rm -rf {} +
   # Modes as upstream's: executables 0755, everything else 0644 (copies may lose bits).

@@ -16,6 +16,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 import urllib.error
@@ -243,11 +244,32 @@ class SidekiqProcess:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
 
+def npm_packages() -> list[tuple[Path, str]]:
+    """(tarball, path in a checkout) of each npm package the stand-in runs, as
+    tools/setup.sh fetched them into .cache/npm/ (listed in npm-packages.txt)."""
+    found = []
+    for line in (STANDIN / "npm-packages.txt").read_text().splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        name, version, _integrity, path = line.split()
+        tarball = REPO / ".cache" / "npm" / f"{name.lstrip('@').replace('/', '-')}-{version}.tgz"
+        if not tarball.is_file():
+            raise FileNotFoundError(f"{name}@{version} is missing ({tarball}): run tools/setup.sh")
+        found.append((tarball, path))
+    return found
+
+
 def make_root(base: Path, release: str = "v4.6.5") -> Path:
     """A checkout of one release, as build-repo.sh lays it out."""
     root = base / f"live-{release}"
     shutil.copytree(STANDIN / "tree", root, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(STANDIN / "releases" / release, root, dirs_exist_ok=True)
+    for tarball, path in npm_packages():
+        with tarfile.open(tarball) as archive:
+            members = archive.getmembers()
+            for member in members:
+                member.name = member.name.partition("/")[2]  # package/x -> x
+            archive.extractall(root / path, [m for m in members if m.name], filter="data")
     return root
 
 

@@ -13,16 +13,19 @@ const fs = require('fs');
 const http = require('http');
 const path = require('path');
 
-const dotenv = require('./dotenv-parse');
+// npm's dotenv, the package upstream's streaming/index.js (l.33-36 at 1440d55b) loads
+// (yarn.lock l.6950: 17.4.2). The stand-in's yarn install is offline, so build-repo.sh
+// unpacks the package here (molecule/shared/standin/npm-packages.txt).
+const dotenv = require('./vendor/dotenv');
+const dotenvVersion = require('./vendor/dotenv/package.json').version;
 
 const root = path.resolve(__dirname, '..');
 
 function loadEnvironment() {
+  // As upstream: the file's values join process.env, where the process's own win.
   const production = process.env.NODE_ENV === 'production';
-  const file = path.join(root, production ? '.env.production' : '.env');
-  let values = {};
-  if (fs.existsSync(file)) values = dotenv.parse(fs.readFileSync(file, 'utf8'));
-  return { ...values, ...process.env };
+  dotenv.config({ path: path.join(root, production ? '.env.production' : '.env'), quiet: true });
+  return process.env;
 }
 
 function releaseVersion() {
@@ -90,7 +93,8 @@ function main() {
   });
   server.on('upgrade', acceptWebSocket);
   server.listen(port, bind, () => {
-    console.log(`Streaming API stand-in (Mastodon ${version.join('.')}) now listening on ` +
+    console.log(`Streaming API stand-in (Mastodon ${version.join('.')}, ` +
+      `dotenv ${dotenvVersion}) now listening on ` +
       `${bind}:${port} pid=${process.pid} NODE_ENV=${process.env.NODE_ENV || ''}`);
   });
   const stop = () => {

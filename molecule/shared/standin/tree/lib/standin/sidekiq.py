@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from standin import env as envmod
-from standin import jobs, resp
+from standin import exporter, jobs, resp
 from standin.db import Database, DatabaseError
 from standin.env import ROOT, ContractError
 
@@ -186,6 +186,7 @@ def main(argv: list[str], root: Path = ROOT) -> int:
                for n in range(options["concurrency"])]
     for thread in threads:
         thread.start()
+    exporter.start_reporting(environ, "sidekiq")
     try:
         while not done.wait(3600):
             pass

@@ -159,9 +159,8 @@ class Tootctl:
         print(f"Settings:\t{human_size(du('site_uploads'))}")
 
     def preview_cards_remove(self) -> None:
-        if self.opts["days"] < 14:
-            self.fail("Cannot prune preview cards newer than 14 days: --days must be at "
-                      "least 14 (cards are only re-fetched after two weeks)")
+        # No minimum --days, as upstream (lib/mastodon/cli/preview_cards.rb:26-31 at
+        # 1440d55b); 14 days is only recommended in its help (l.18-21).
         files, size = self.prune_tree("preview_cards", self.opts["days"])
         link = "link-type " if self.opts["link"] else ""
         print(f"Removed {files} {link}preview cards (approx. {human_size(size)})"

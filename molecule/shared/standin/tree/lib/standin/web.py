@@ -24,12 +24,13 @@ import signal
 import socket
 import sys
 import threading
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from standin import email_checks, jobs, media, resolver, resp, yamlish
+from standin import email_checks, exporter, jobs, media, resolver, resp, yamlish
 from standin import env as envmod
 from standin.auth import (
     ApiError,
@@ -118,10 +119,10 @@ class App:
         return conn
 
     # -- settings ---------------------------------------------------------------------
-    def settings(self) -> dict[str, Any]:
-        return {var: yamlish.load(raw) for var, raw in self.db.settings().items()}
+    def settings(self) -> Settings:
+        return Settings(self.db.settings())
 
-    def registrations_mode(self, settings: dict[str, Any]) -> str:
+    def registrations_mode(self, settings: Settings) -> str:
         if self.environ.get("SINGLE_USER_MODE", "") == "true":
             return "none"
         return str(settings.get("registrations_mode") or "none")
@@ -143,7 +144,7 @@ class App:
             })
         return out
 
-    def contact_account(self, settings: dict[str, Any]) -> dict[str, Any] | None:
+    def contact_account(self, settings: Settings) -> dict[str, Any] | None:
         username = settings.get("site_contact_username")
         if not username:
             return None
@@ -500,6 +501,19 @@ COMMIT;
         return self.media_json(rows[0])
 
 
+class Settings:
+    """`Setting[var]` as upstream reads it, one variable at a time (app/models/setting.rb
+    l.76-81 at 1440d55b): a row's value goes through Psych when a page asks for it
+    (l.100-102), so a value Psych refuses fails exactly the pages that read it
+    (yamlish.YamlError, answered as a 500 by Handler.route); no row: the default."""
+
+    def __init__(self, rows: dict[str, str]) -> None:
+        self._rows = rows
+
+    def get(self, var: str, default: Any = None) -> Any:
+        return yamlish.load(self._rows[var]) if var in self._rows else default
+
+
 class Handler(BaseHTTPRequestHandler):
     server_version = "Mastodon-standin"
     protocol_version = "HTTP/1.1"
@@ -520,6 +534,26 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         for key, value in headers.items():
             self.send_header(key, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def send_exception_page(self, status: int) -> None:
+        """ActionDispatch::PublicExceptions (actionpack 8.1.3, Gemfile.lock l.16), Rails'
+        exceptions app in production: `{status, error}` as JSON when the request's
+        first format is JSON (from its Accept header; a browser-like one with `*/*`
+        counts as HTML), else public/<status>.html. Rails sets no Cache-Control on it."""
+        accept = self.headers.get("Accept") or ""
+        first = accept.split(",")[0].split(";")[0].strip().lower()
+        if first == "application/json" and "*/*" not in accept:
+            body = json.dumps({"status": status, "error": HTTPStatus(status).phrase}).encode()
+            kind = "application/json; charset=utf-8"
+        else:
+            body = (self.app.root / "public" / f"{status}.html").read_bytes()
+            kind = "text/html; charset=utf-8"
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
@@ -569,6 +603,11 @@ class Handler(BaseHTTPRequestHandler):
                 self.send_json(404, {"error": "Record not found"})
         except ApiError as refusal:
             self.send_json(refusal.status, refusal.body)
+        except yamlish.YamlError as error:
+            # Psych::SyntaxError is rescued by no controller (api/error_handling.rb,
+            # error_responses.rb): Rails' exceptions app answers.
+            print(f"web: {error}", file=sys.stderr)
+            self.send_exception_page(500)
         except DatabaseError as error:
             print(f"web: database error: {error}", file=sys.stderr)
             self.send_json(500, {"error": "database unavailable"})
@@ -709,6 +748,7 @@ def main(argv: list[str], root: Path = ROOT) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGUSR1, phased_restart)
+    exporter.start_reporting(environ, "puma")
     host, port = sock.getsockname()[:2]
     print(f"* Puma stand-in (Mastodon {Handler.app.version}) listening on "
           f"http://{host}:{port} pid={os.getpid()}", flush=True)
