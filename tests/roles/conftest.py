@@ -39,6 +39,16 @@ PLAYBOOK = """\
 """
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cached_localhost_facts(tmp_path_factory) -> None:
+    """Gather this machine's facts once for the whole session: every test here runs
+    ansible-playbook on localhost, and gathering took half of each run. Inputs under
+    test come as extra vars, which take precedence over facts, so a cached fact never
+    hides one. Tests that reach other hosts set ANSIBLE_CACHE_PLUGIN back to memory."""
+    os.environ["ANSIBLE_CACHE_PLUGIN"] = "jsonfile"
+    os.environ["ANSIBLE_CACHE_PLUGIN_CONNECTION"] = str(tmp_path_factory.mktemp("facts"))
+
+
 @pytest.fixture
 def run_preflight(tmp_path: Path) -> Callable[[str, dict], subprocess.CompletedProcess]:
     def run(role: str, extra_vars: dict) -> subprocess.CompletedProcess:

@@ -110,7 +110,9 @@ def run(container: str, tmp: Path, playbook: str, variable: str, value,
     result = subprocess.run(
         [str(ANSIBLE_PLAYBOOK), "-i", str(inventory), str(REPO / "playbooks" / playbook)],
         capture_output=True, text=True, cwd=REPO, timeout=900, check=False,
-        env={**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"})
+        # Each test's container is a fresh host: its facts are gathered, never cached.
+        env={**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
+             "ANSIBLE_CACHE_PLUGIN": "memory"})
     elapsed = time.monotonic() - start
     return f"rc={result.returncode}\nelapsed={elapsed:.0f}\n{result.stdout}{result.stderr}"
 
