@@ -13,7 +13,7 @@ VENV := $(CURDIR)/.venv
 export PATH := $(VENV)/bin:$(PATH):/usr/sbin:/sbin
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # Longest first, so running them side by side finishes sooner; any other scenario follows.
-SCENARIO_ORDER := production all-in-one web backup data-tier
+SCENARIO_ORDER := production all-in-one upgrade backup data-tier web
 SCENARIOS ?= $(SCENARIO_ORDER) $(filter-out $(SCENARIO_ORDER),$(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 SCENARIO ?=
 

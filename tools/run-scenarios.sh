@@ -5,12 +5,12 @@
 # one after another.
 #
 #   tools/run-scenarios.sh SCENARIO...
-# HERD_MOLECULE_JOBS (default 5: every scenario at once) sets how many run at once. Each log goes to
+# HERD_MOLECULE_JOBS (default: every scenario at once) sets how many run at once. Each log goes to
 # .cache/molecule/<scenario>.log; a failed scenario's log tail is printed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-jobs=${HERD_MOLECULE_JOBS:-5}
+jobs=${HERD_MOLECULE_JOBS:-$#}
 logs=.cache/molecule
 mkdir -p "$logs"
 

@@ -15,11 +15,17 @@ RECAP = re.compile(r"^(?P<host>\S+)\s+:\s+(?P<counts>(?:\w+=\d+\s*)+)$", re.MULT
 
 def converge(scenario: Path) -> subprocess.CompletedProcess:
     """Run the scenario's converge.yml against its inventory, unchanged."""
+    return playbook(scenario, scenario / "converge.yml")
+
+
+def playbook(scenario: Path, path: Path, *extra: str) -> subprocess.CompletedProcess:
+    """Run a playbook (one of herd's, or the scenario's) against the scenario's
+    inventory, with the options an operator would add (`-e mastodon_version=...`)."""
     repo = scenario.parents[1]
     ephemeral = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
     return subprocess.run(
         [str(Path(sys.executable).with_name("ansible-playbook")),
-         "-i", str(ephemeral / "inventory"), str(scenario / "converge.yml")],
+         "-i", str(ephemeral / "inventory"), str(path), *extra],
         capture_output=True, text=True, check=False, timeout=1800, cwd=repo,
         env={**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0",
              "ANSIBLE_ROLES_PATH": os.environ.get("ANSIBLE_ROLES_PATH", str(repo / "roles"))})

@@ -152,3 +152,13 @@ def test_a_local_copy_of_the_node_downloads_must_exist_on_the_host():
          "node_version": "24.17.0"})
     assert (found[1]["probe"], found[1]["target"]) == (
         "path", "/srv/node-dist/v24.17.0/SHASUMS256.txt")
+
+
+def test_node_release_downloads_follow_the_dist_layout():
+    """nodejs.org/dist/v24.17.0/ holds node-v24.17.0-linux-x64.tar.gz and SHASUMS256.txt."""
+    assert sources.mastodon_node_dist("https://files.example.coop/node/", "24.17.0", "arm64") == {
+        "release": "node-v24.17.0-linux-arm64",
+        "release_url": "https://files.example.coop/node/v24.17.0",
+        "tarball_url": "https://files.example.coop/node/v24.17.0/node-v24.17.0-linux-arm64.tar.gz",
+        "sums_url": "https://files.example.coop/node/v24.17.0/SHASUMS256.txt",
+    }

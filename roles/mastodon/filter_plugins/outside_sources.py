@@ -25,6 +25,18 @@ def mastodon_ruby_tarball_url(base: str, version: str) -> str:
     return f"{base.rstrip('/')}/{match.group(1)}.{match.group(2)}/ruby-{version}.tar.gz"
 
 
+def mastodon_node_dist(base: str, version: str, arch: str = "x64") -> dict:
+    """Where a Node.js release is below a download root (nodejs.org/dist or a mirror
+    with its layout): v<version>/ holds SHASUMS256.txt, which names every tarball of
+    the release, and node-v<version>-linux-<arch>.tar.gz, which unpacks into a
+    directory of the tarball's name."""
+    release_url = f"{base.rstrip('/')}/v{version}"
+    release = f"node-v{version}-linux-{arch}"
+    return {"release": release, "release_url": release_url,
+            "tarball_url": f"{release_url}/{release}.tar.gz",
+            "sums_url": f"{release_url}/SHASUMS256.txt"}
+
+
 def _git_probe(variable: str, url: str) -> dict:
     """A git remote: smart HTTP answers GET <url>/info/refs?service=git-upload-pack
     (git's http protocol); ssh and git:// are probed by a TCP connection; a local
@@ -74,7 +86,7 @@ def mastodon_outside_sources(options: dict) -> list[dict]:
         # The release's checksum file names every tarball of that release; a local copy
         # (file://) must exist on the host.
         dist = options["node_dist_url"].rstrip("/")
-        sums = f"{dist}/v{options['node_version']}/SHASUMS256.txt"
+        sums = mastodon_node_dist(dist, options["node_version"])["sums_url"]
         if dist.startswith("file://"):
             sources.append({"variable": "mastodon_node_dist_url", "url": dist,
                             "probe": "path", "target": sums.removeprefix("file://")})
@@ -154,4 +166,5 @@ class FilterModule:
             "mastodon_outside_sources": mastodon_outside_sources,
             "mastodon_unreachable_sources": mastodon_unreachable_sources,
             "mastodon_ruby_tarball_url": mastodon_ruby_tarball_url,
+            "mastodon_node_dist": mastodon_node_dist,
         }

@@ -126,11 +126,22 @@ class Tasks:
 
     def _apply(self, version: str, name: str, path: Path) -> None:
         print(f"== {version} {_camel(name)}: migrating " + "=" * 20)
+        # standin_migration_runs is the stand-in's own record (upstream has none): which
+        # release applied each migration and when, in the migration's transaction, so a
+        # scenario can check upstream's order (pre-deployment migrations before the
+        # restart, post-deployment ones after it, each once).
+        # The release's own migration file; values travel as psql variables.
         sql = (
-            "BEGIN;\n" + path.read_text(encoding="utf-8")
-            + "\nINSERT INTO schema_migrations (version) VALUES (:'version');\nCOMMIT;\n"
+            "BEGIN;\n" + path.read_text(encoding="utf-8")  # noqa: S608
+            + "\nINSERT INTO schema_migrations (version) VALUES (:'version');\n"
+            "CREATE TABLE IF NOT EXISTS standin_migration_runs (version character varying"
+            " NOT NULL, release character varying NOT NULL, applied_at timestamptz NOT NULL"
+            " DEFAULT clock_timestamp());\n"
+            "INSERT INTO standin_migration_runs (version, release)"
+            " VALUES (:'version', :'release');\n"
+            "COMMIT;\n"
         )
-        self.db.run(sql, {"version": version})
+        self.db.run(sql, {"version": version, "release": envmod.version_string(self.root)})
         print(f"== {version} {_camel(name)}: migrated " + "=" * 20 + "\n")
 
     def _ensure_bookkeeping(self) -> None:
