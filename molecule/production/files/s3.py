@@ -1,7 +1,7 @@
 """Start or stop the scenario's S3 server (moto) and create its buckets.
 
     s3.py start ENDPOINT PIDFILE BUCKET...   (prints "started" or "running")
-    s3.py stop PIDFILE
+    s3.py stop PIDFILE PORT
 """
 
 import os
@@ -16,16 +16,20 @@ from urllib.parse import urlsplit
 import boto3
 
 
-def running(pidfile: Path) -> bool:
+def running(pidfile: Path, port: int) -> bool:
+    """The pidfile names a live moto_server on PORT. A pidfile left by a killed run may
+    name a pid the system gave to another process since: that one is not the server."""
     try:
-        os.kill(int(pidfile.read_text()), 0)
+        argv = Path(f"/proc/{int(pidfile.read_text())}/cmdline").read_bytes().split(b"\0")
     except (OSError, ValueError):
         return False
-    return True
+    return any(Path(arg.decode(errors="replace")).name == "moto_server" for arg in argv) \
+        and str(port).encode() in argv
 
 
 def wait_for(host: str, port: int) -> None:
-    for _ in range(100):
+    # Up to 2 minutes: the suite starts every scenario at once on a 2-core machine.
+    for _ in range(600):
         try:
             socket.create_connection((host, port), timeout=1).close()
             return
@@ -36,7 +40,7 @@ def wait_for(host: str, port: int) -> None:
 
 def start(endpoint: str, pidfile: Path, buckets: list[str]) -> None:
     url = urlsplit(endpoint)
-    if running(pidfile):
+    if running(pidfile, url.port):
         print("running")
     else:
         moto = Path(sys.executable).with_name("moto_server")
@@ -54,8 +58,8 @@ def start(endpoint: str, pidfile: Path, buckets: list[str]) -> None:
             client.create_bucket(Bucket=bucket)
 
 
-def stop(pidfile: Path) -> None:
-    if running(pidfile):
+def stop(pidfile: Path, port: int) -> None:
+    if running(pidfile, port):
         os.killpg(int(pidfile.read_text()), signal.SIGTERM)
     pidfile.unlink(missing_ok=True)
 
@@ -64,4 +68,4 @@ if __name__ == "__main__":
     if sys.argv[1] == "start":
         start(sys.argv[2], Path(sys.argv[3]), sys.argv[4:])
     else:
-        stop(Path(sys.argv[2]))
+        stop(Path(sys.argv[2]), int(sys.argv[3]))
