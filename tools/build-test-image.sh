@@ -31,7 +31,14 @@ mkdir -p -m 0700 "$key_dir"
   flock 9
   [ -s "$key_dir/id_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C herd-test-login -f "$key_dir/id_ed25519" </dev/null
 ) 9>"$key_dir/.lock"
-recipe_hash=$( (cat "$0"; echo "$packages"; cat "$key_dir/id_ed25519.pub") | sha256sum | cut -c1-16)
+# What the roles and scenarios install (tools/image-packages.py reads them from where
+# they are named): installed here, or only downloaded for those that bring a service.
+python=${HERD_PYTHON_FOR_TOOLS:-$(dirname "$0")/../.venv/bin/python}
+[ -x "$python" ] || python=python3
+role_packages=$("$python" "$(dirname "$0")/image-packages.py" "$version" install | tr '\n' ' ')
+service_packages=$("$python" "$(dirname "$0")/image-packages.py" "$version" download | tr '\n' ' ')
+recipe_hash=$( (cat "$0"; echo "$packages $role_packages $service_packages"; cat "$key_dir/id_ed25519.pub") \
+  | sha256sum | cut -c1-16)
 
 if [ "$(podman image inspect --format '{{ index .Labels "herd.recipe" }}' "$image" 2>/dev/null)" = "$recipe_hash" ]; then
   echo "$image is up to date (recipe $recipe_hash)"
@@ -54,7 +61,7 @@ debian_mirror() {
 mirror=${HERD_DEBIAN_MIRROR:-$(debian_mirror)}
 
 rootfs=$(mktemp -d "${TMPDIR:-/var/tmp}/herd-rootfs-$suite.XXXXXX")
-trap 'rm -rf "$rootfs"' EXIT
+trap 'rm -rf --one-file-system "$rootfs"' EXIT
 
 echo "building $image from $suite ($mirror)"
 debootstrap --variant=minbase --include="$packages" "$suite" "$rootfs" "$mirror" >/dev/null
@@ -68,6 +75,25 @@ done
 echo "deb $mirror $suite main" > "$rootfs/etc/apt/sources.list"
 echo 'en_US.UTF-8 UTF-8' > "$rootfs/etc/locale.gen"
 chroot "$rootfs" locale-gen >/dev/null
+# The roles' packages, so no scenario waits on apt for them. Nothing starts in the
+# chroot (policy-rc.d), and its name resolution is this machine's for the build only.
+printf '#!/bin/sh\nexit 101\n' > "$rootfs/usr/sbin/policy-rc.d"
+chmod 0755 "$rootfs/usr/sbin/policy-rc.d"
+cp --remove-destination /etc/resolv.conf "$rootfs/etc/resolv.conf"
+mount -t proc proc "$rootfs/proc"
+trap 'umount "$rootfs/proc" 2>/dev/null || true; rm -rf --one-file-system "$rootfs"' EXIT
+in_chroot_apt() {
+  chroot "$rootfs" env LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive apt-get -q -y "$@" >/dev/null
+}
+in_chroot_apt update
+# shellcheck disable=SC2086 # word splitting intended: one argument per package
+in_chroot_apt install $role_packages
+# Installed packages need no archive copy; only the services' downloads are kept.
+in_chroot_apt clean
+# shellcheck disable=SC2086
+in_chroot_apt install --download-only $service_packages
+umount "$rootfs/proc"
+rm -f "$rootfs/usr/sbin/policy-rc.d" "$rootfs/etc/resolv.conf"
 # The login: herd-admin with the test key and passwordless sudo, as an operator's
 # admin account on a real host. Every container shares the build's host keys.
 chroot "$rootfs" useradd --create-home --shell /bin/bash "$admin_user"
@@ -76,7 +102,9 @@ install -m 0600 "$key_dir/id_ed25519.pub" "$rootfs/home/$admin_user/.ssh/authori
 chroot "$rootfs" chown -R "$admin_user:$admin_user" "/home/$admin_user/.ssh"
 echo "$admin_user ALL=(ALL:ALL) NOPASSWD: ALL" > "$rootfs/etc/sudoers.d/$admin_user"
 chmod 0440 "$rootfs/etc/sudoers.d/$admin_user"
-rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/archives/*.deb
+# The package lists go (the scenarios fetch their own); the service packages' downloads
+# stay in the archive, where apt finds them when a role installs one.
+rm -rf "$rootfs"/var/lib/apt/lists/*
 # An empty package list must look stale, so `apt: cache_valid_time` refreshes it
 # on the first run instead of trusting the build-time directory mtime.
 touch -d @0 "$rootfs"/var/lib/apt/lists

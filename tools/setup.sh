@@ -119,6 +119,9 @@ install_venv
 install_collections
 fetch_standin_npm_packages
 if [ "${1:-}" != "--no-images" ]; then
-  tools/build-test-image.sh trixie
-  tools/build-test-image.sh bookworm
+  # Side by side: most of a build waits on downloads and dpkg.
+  tools/build-test-image.sh trixie & trixie=$!
+  tools/build-test-image.sh bookworm & bookworm=$!
+  wait "$trixie"
+  wait "$bookworm"
 fi
