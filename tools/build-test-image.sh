@@ -85,6 +85,12 @@ trap 'umount "$rootfs/proc" 2>/dev/null || true; rm -rf --one-file-system "$root
 in_chroot_apt() {
   chroot "$rootfs" env LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive apt-get -q -y "$@" >/dev/null
 }
+# A test container is thrown away after its scenario: dpkg need not fsync every file
+# (what Debian's own container images set), nor rebuild the man page index after each
+# install, which is most of a package's install time on a loaded machine.
+echo force-unsafe-io > "$rootfs/etc/dpkg/dpkg.cfg.d/herd-test-unsafe-io"
+chroot "$rootfs" sh -c 'echo "man-db man-db/auto-update boolean false" | debconf-set-selections'
+rm -f "$rootfs/var/lib/man-db/auto-update"
 in_chroot_apt update
 # shellcheck disable=SC2086 # word splitting intended: one argument per package
 in_chroot_apt install $role_packages
