@@ -33,7 +33,10 @@ mkdir -p -m 0700 "$key_dir"
 ) 9>"$key_dir/.lock"
 # What the roles and scenarios install (tools/image-packages.py reads them from where
 # they are named): installed here, or only downloaded for those that bring a service.
-python=${HERD_PYTHON_FOR_TOOLS:-$(dirname "$0")/../.venv/bin/python}
+# Read with the venv tools/setup.sh made (HERD_VENV, relative to the project), which has PyYAML.
+venv=${HERD_VENV:-.venv}
+case "$venv" in /*) ;; *) venv=$(dirname "$0")/../$venv ;; esac
+python=$venv/bin/python
 [ -x "$python" ] || python=python3
 role_packages=$("$python" "$(dirname "$0")/image-packages.py" "$version" install | tr '\n' ' ')
 service_packages=$("$python" "$(dirname "$0")/image-packages.py" "$version" download | tr '\n' ' ')
